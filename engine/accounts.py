@@ -1,0 +1,69 @@
+"""Users, password hashes (Argon2) and the Actor a request acts as: one clinic, some roles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .models import Clinic, RoleGrant, User
+from .roles import ROLES
+
+_HASHER = PasswordHasher()
+# Verified against when the username is unknown, so both failures take the same time.
+_DUMMY_HASH = _HASHER.hash("not-a-real-password")
+
+
+def hash_password(password: str) -> str:
+    return _HASHER.hash(password)
+
+
+@dataclass(frozen=True)
+class Actor:
+    user_id: int
+    username: str
+    full_name: str
+    clinic_id: int
+    clinic_name: str
+    cancellation_mode: str
+    timezone: str
+    currency: str
+    roles: frozenset[str]
+
+    def has_any(self, roles) -> bool:
+        return bool(self.roles.intersection(roles))
+
+    @property
+    def role_names(self) -> str:
+        return ", ".join(ROLES[r] for r in sorted(self.roles)) or "no role"
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The active user with this username and password, or None (same answer for every failure)."""
+    user = session.scalar(select(User).where(User.username == username.strip()))
+    try:
+        _HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None or not user.active:
+        return None
+    return user
+
+
+def actor_for(session: Session, user_id: int) -> Actor | None:
+    """The Actor of an active user with at least one role in a clinic (None otherwise)."""
+    user = session.get(User, user_id)
+    if user is None or not user.active:
+        return None
+    grants = session.scalars(select(RoleGrant).where(RoleGrant.user_id == user_id)).all()
+    if not grants:
+        return None
+    clinic = session.get(Clinic, grants[0].clinic_id)
+    roles = frozenset(g.role for g in grants if g.clinic_id == clinic.id)
+    return Actor(
+        user.id, user.username, user.full_name, clinic.id, clinic.name, clinic.cancellation_mode,
+        clinic.timezone, clinic.currency, roles,
+    )

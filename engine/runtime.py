@@ -1,0 +1,121 @@
+"""Start, load, run and save workflows: the serializer, the script engine and the named operations.
+
+The parser, serializer and script engine are built once here and shared (as in spiff-example-cli's engine).
+An instance's state is stored without its spec: the spec belongs to its process version, stored once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+from SpiffWorkflow.util.task import TaskState
+
+from .processes import LoadedProcess, parse_bpmn
+from .scripting import make_script_engine
+
+
+def _build_serializer() -> BpmnWorkflowSerializer:
+    registry = BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG)
+    registry.register(Decimal, lambda v: {"value": str(v)}, lambda v: Decimal(v["value"]))
+    return BpmnWorkflowSerializer(registry)
+
+
+SERIALIZER = _build_serializer()
+
+# Named operations the diagrams call from script tasks: name -> function(context, **kwargs).
+OPERATIONS: dict[str, Callable[..., Any]] = {}
+_current_operation_context: ContextVar[Any] = ContextVar("operation_context")
+
+
+def operation(name: str):
+    """Register a domain operation that a BPMN script task may call by name."""
+
+    def register(fn):
+        OPERATIONS[name] = fn
+        return fn
+
+    return register
+
+
+def _bound(name: str) -> Callable[..., Any]:
+    def call(*args, **kwargs):
+        context = _current_operation_context.get(None)
+        if context is None:
+            raise RuntimeError(f"operation {name} called outside a user action")
+        return OPERATIONS[name](context, *args, **kwargs)
+
+    call.__name__ = name
+    return call
+
+
+@lru_cache(maxsize=1)
+def script_engine():
+    from . import operations  # noqa: F401 - registers the operations
+
+    return make_script_engine({name: _bound(name) for name in OPERATIONS})
+
+
+def operation_names() -> set[str]:
+    from . import operations  # noqa: F401
+
+    return set(OPERATIONS)
+
+
+@contextmanager
+def operations_bound_to(context: Any) -> Iterator[None]:
+    """Operations called while the workflow runs act on this user action's session, invoice and actor."""
+    token = _current_operation_context.set(context)
+    try:
+        yield
+    finally:
+        _current_operation_context.reset(token)
+
+
+def spec_json_of(loaded: LoadedProcess) -> str:
+    """The serialized spec and subprocess specs of a process, stored once with its version."""
+    workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs)
+    whole = json.loads(SERIALIZER.serialize_json(workflow))
+    return json.dumps({"spec": whole["spec"], "subprocess_specs": whole["subprocess_specs"]})
+
+
+@lru_cache(maxsize=64)
+def parsed_version(version_id: int, source_files: str) -> LoadedProcess:
+    """The parsed spec of a stored version (its forms and tasks), cached per version."""
+    files = json.loads(source_files)
+    (name, text), *_ = files.items()
+    return parse_bpmn(text, name, operation_names())[0]
+
+
+def new_workflow(loaded: LoadedProcess, data: dict[str, Any]) -> BpmnWorkflow:
+    workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=script_engine())
+    for task in workflow.get_tasks(state=TaskState.READY):
+        task.data.update(data)
+    return workflow
+
+
+def load_workflow(state_json: str, spec_json: str) -> BpmnWorkflow:
+    state = json.loads(state_json)
+    state.update(json.loads(spec_json))
+    workflow = SERIALIZER.deserialize_json(json.dumps(state))
+    workflow.script_engine = script_engine()
+    return workflow
+
+
+def dump_workflow(workflow: BpmnWorkflow) -> str:
+    state = json.loads(SERIALIZER.serialize_json(workflow))
+    state.pop("spec")
+    state.pop("subprocess_specs")
+    return json.dumps(state)
+
+
+def ready_user_tasks(workflow: BpmnWorkflow) -> list:
+    return workflow.get_tasks(state=TaskState.READY, manual=True)

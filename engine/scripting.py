@@ -1,0 +1,118 @@
+"""The restricted script environment in which BPMN conditions and scripts run (RestrictedPython).
+
+Scripts and gateway conditions in `processes/` are Python. SpiffWorkflow's default environment runs them with
+full builtins, so we compile them with RestrictedPython's defined safe subset instead: no imports, no
+underscore attributes, guarded attribute/item access, and only the helpers and named operations we expose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from types import ModuleType
+from typing import Any
+
+from RestrictedPython import (
+    Eval,
+    Guards,
+    compile_restricted_eval,
+    compile_restricted_exec,
+    limited_builtins,
+    safe_builtins,
+)
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+
+HELPERS: dict[str, Any] = {
+    "len": len,
+    "sum": sum,
+    "min": min,
+    "max": max,
+    "abs": abs,
+    "round": round,
+    "sorted": sorted,
+    "any": any,
+    "all": all,
+    "Decimal": Decimal,
+}
+
+
+class ScriptRefused(Exception):
+    """A condition or script uses something outside the restricted subset (or does not compile)."""
+
+
+def _base_globals() -> dict[str, Any]:
+    builtins = dict(safe_builtins)
+    builtins.update(limited_builtins)
+    builtins.update(HELPERS)
+    return {
+        "__builtins__": builtins,
+        "__name__": "bpmn_script",
+        "__metaclass__": type,
+        "_getattr_": Guards.safer_getattr,
+        "_getitem_": Eval.default_guarded_getitem,
+        "_getiter_": Eval.default_guarded_getiter,
+        "_iter_unpack_sequence_": Guards.guarded_iter_unpack_sequence,
+        "_unpack_sequence_": Guards.guarded_unpack_sequence,
+        "_write_": Guards.full_write_guard,
+        "_inplacevar_": _inplacevar,
+    }
+
+
+def _inplacevar(op: str, x: Any, y: Any) -> Any:
+    operations = {"+=": lambda: x + y, "-=": lambda: x - y, "*=": lambda: x * y, "/=": lambda: x / y}
+    if op not in operations:
+        raise ScriptRefused(f"the operator {op} is not allowed in scripts")
+    return operations[op]()
+
+
+def compile_expression(expression: str):
+    result = compile_restricted_eval(expression)
+    if result.errors:
+        raise ScriptRefused("; ".join(result.errors))
+    return result.code
+
+
+def compile_script(script: str):
+    result = compile_restricted_exec(script)
+    if result.errors:
+        raise ScriptRefused("; ".join(result.errors))
+    return result.code
+
+
+class RestrictedEnvironment(TaskDataEnvironment):
+    """Evaluates and executes with RestrictedPython; task data is the namespace, functions are ours."""
+
+    def __init__(self, functions: Mapping[str, Callable[..., Any]] | None = None):
+        super().__init__({})
+        self.functions = dict(functions or {})
+        self._cache: dict[tuple[str, str], Any] = {}
+
+    def _code(self, kind: str, source: str):
+        key = (kind, source)
+        if key not in self._cache:
+            self._cache[key] = compile_expression(source) if kind == "eval" else compile_script(source)
+        return self._cache[key]
+
+    def _namespace(self, context: Mapping[str, Any], external_context: Mapping[str, Any] | None):
+        namespace = _base_globals()
+        namespace.update(self.functions)
+        namespace.update(external_context or {})
+        namespace.update(context)
+        return namespace
+
+    def evaluate(self, expression, context, external_context=None):
+        return eval(self._code("eval", expression), self._namespace(context, external_context))  # noqa: S307
+
+    def execute(self, script, context, external_context=None):
+        namespace = self._namespace(context, external_context)
+        fixed = set(namespace) - set(context)
+        exec(self._code("exec", script), namespace)  # noqa: S102
+        for name, value in namespace.items():
+            if name in fixed or name.startswith("_") or callable(value) or isinstance(value, ModuleType):
+                continue
+            context[name] = value
+        return True
+
+
+def make_script_engine(functions: Mapping[str, Callable[..., Any]]) -> PythonScriptEngine:
+    return PythonScriptEngine(environment=RestrictedEnvironment(functions))
