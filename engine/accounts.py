@@ -64,6 +64,13 @@ def actor_for(session: Session, user_id: int) -> Actor | None:
     clinic = session.get(Clinic, grants[0].clinic_id)
     roles = frozenset(g.role for g in grants if g.clinic_id == clinic.id)
     return Actor(
-        user.id, user.username, user.full_name, clinic.id, clinic.name, clinic.cancellation_mode,
-        clinic.timezone, clinic.currency, roles,
+        user.id,
+        user.username,
+        user.full_name,
+        clinic.id,
+        clinic.name,
+        clinic.cancellation_mode,
+        clinic.timezone,
+        clinic.currency,
+        roles,
     )

@@ -11,7 +11,9 @@ from .processes import PROCESSES_DIR, load_directory, store_version
 from .runtime import operation_names, spec_json_of
 
 
-def deploy_processes(session: Session, directory: Path = PROCESSES_DIR, deployed_by: str = "system") -> list[ProcessVersion]:
+def deploy_processes(
+    session: Session, directory: Path = PROCESSES_DIR, deployed_by: str = "system"
+) -> list[ProcessVersion]:
     """Validate every file of the folder (raises ProcessesInvalid) and store new versions by content hash."""
     loaded = load_directory(directory, operation_names())
     return [store_version(session, proc, spec_json_of(proc), deployed_by) for proc in loaded.values()]

@@ -17,7 +17,7 @@ _BY_WORDS = {_normalise(k): k for k in ROLES} | {_normalise(v): k for k, v in RO
 
 
 def lane_roles(lane: str | None) -> tuple[str, ...]:
-    """"Approver, Clinic administrator" -> ("approver", "admin"); matched case-insensitively.
+    """ "Approver, Clinic administrator" -> ("approver", "admin"); matched case-insensitively.
 
     Raises ValueError naming the part that is not a known role.
     """

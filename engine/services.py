@@ -18,11 +18,27 @@ from SpiffWorkflow.exceptions import WorkflowException
 from .accounts import Actor
 from .errors import Conflict, Forbidden, NotFound
 from .forms import FormDef, describe_form, validate
-from .models import ACTIVE_INSTANCE_STATUSES, AuditEvent, Invoice, ProcessInstance, ProcessVersion, UserTask, utcnow
+from .models import (
+    ACTIVE_INSTANCE_STATUSES,
+    AuditEvent,
+    CancellationRequest,
+    Invoice,
+    ProcessInstance,
+    ProcessVersion,
+    User,
+    UserTask,
+)
 from .operations import ActionContext
 from .processes import CLINIC_PROCESSES, LoadedProcess, latest_version
 from .roles import ROLES, lane_roles
-from .runtime import dump_workflow, load_workflow, new_workflow, operations_bound_to, parsed_version, ready_user_tasks
+from .runtime import (
+    dump_workflow,
+    load_workflow,
+    new_workflow,
+    operations_bound_to,
+    parsed_version,
+    ready_user_tasks,
+)
 from .tasks import first_user_task, screen_of, sync_task_rows, user_task_specs
 
 APPROVAL_SCREEN = "financial_approval"
@@ -51,7 +67,9 @@ def get_invoice(session: Session, actor: Actor, number: str, lock: bool = False)
         query = query.with_for_update()
     invoice = session.scalar(query)
     if invoice is None:
-        raise NotFound(f"Invoice {number} was not found in {actor.clinic_name}: check the number and search again.")
+        raise NotFound(
+            f"Invoice {number} was not found in {actor.clinic_name}: check the number and search again."
+        )
     return invoice
 
 
@@ -67,13 +85,17 @@ def clinic_process(session: Session, actor: Actor) -> tuple[ProcessVersion, Load
     """The latest deployed version of the process the actor's clinic runs."""
     version = latest_version(session, CLINIC_PROCESSES[actor.cancellation_mode])
     if version is None:
-        raise Conflict("No cancellation process is deployed: ask an administrator to start the app with processes/.")
+        raise Conflict(
+            "No cancellation process is deployed: ask an administrator to start the app with processes/."
+        )
     return version, parsed_version(version.id, version.source_files)
 
 
 def _ready_rows(session: Session, instance: ProcessInstance) -> list[UserTask]:
     return list(
-        session.scalars(select(UserTask).where(UserTask.instance_id == instance.id, UserTask.state == "ready"))
+        session.scalars(
+            select(UserTask).where(UserTask.instance_id == instance.id, UserTask.state == "ready")
+        )
     )
 
 
@@ -83,15 +105,37 @@ def _waiting_words(rows: list[UserTask]) -> str:
 
 def invoice_actions(session: Session, actor: Actor, invoice: Invoice) -> list[Action]:
     """The invoice screen's More Action items for this actor: only tasks whose lane role they hold."""
-    version, loaded = clinic_process(session, actor)
-    instance = active_instance(session, invoice)
-    ready = _ready_rows(session, instance) if instance else []
+    return actions_for_invoices(session, actor, [invoice])[invoice.id]
+
+
+def actions_for_invoices(session: Session, actor: Actor, invoices: list[Invoice]) -> dict[int, list[Action]]:
+    """More Action items for a page of invoices, in three queries whatever the page size."""
+    _version, loaded = clinic_process(session, actor)
+    ids = [i.id for i in invoices]
+    instances = {
+        i.invoice_id: i
+        for i in session.scalars(
+            select(ProcessInstance).where(
+                ProcessInstance.invoice_id.in_(ids), ProcessInstance.status.in_(ACTIVE_INSTANCE_STATUSES)
+            )
+        )
+    }
+    ready: dict[int, list[UserTask]] = {}
+    if instances:
+        query = select(UserTask).where(
+            UserTask.instance_id.in_([i.id for i in instances.values()]), UserTask.state == "ready"
+        )
+        for row in session.scalars(query):
+            ready.setdefault(row.invoice_id, []).append(row)
+    return {i.id: _actions(actor, loaded, i, instances.get(i.id), ready.get(i.id, [])) for i in invoices}
+
+
+def _actions(actor, loaded, invoice, instance, ready) -> list[Action]:
     start = first_user_task(loaded)
     actions = []
     for spec in user_task_specs(loaded):
         if screen_of(spec) != "invoice" or not actor.has_any(lane_roles(spec.lane)):
             continue
-        name = spec.bpmn_name or spec.name
         reason = ""
         if invoice.status == "cancelled":
             reason = "The invoice is already cancelled."
@@ -100,7 +144,7 @@ def invoice_actions(session: Session, actor: Actor, invoice: Invoice) -> list[Ac
         elif instance is not None and spec.name not in {r.element_id for r in ready}:
             status = (invoice.approval_status or instance.status).capitalize()
             reason = f"Not available now: the cancellation is {status} and waits for {_waiting_words(ready)}."
-        actions.append(Action(spec.name, name, not reason, reason))
+        actions.append(Action(spec.name, spec.bpmn_name or spec.name, not reason, reason))
     return actions
 
 
@@ -186,7 +230,9 @@ def _continue(session, actor, invoice, instance, element_id, submitted, screen) 
     if row is None:
         raise Conflict(_not_waiting_message(session, instance, element_id, ready))
     if instance.status == "incident":
-        raise Conflict("This cancellation is stopped by an incident: the administrator must resolve it first.")
+        raise Conflict(
+            "This cancellation is stopped by an incident: the administrator must resolve it first."
+        )
     version = instance.version
     loaded = parsed_version(version.id, version.source_files)
     spec = loaded.spec.task_specs[element_id]
@@ -203,15 +249,19 @@ def _continue(session, actor, invoice, instance, element_id, submitted, screen) 
 def _not_waiting_message(session, instance, element_id, ready) -> str:
     done = session.scalar(
         select(UserTask)
-        .where(UserTask.instance_id == instance.id, UserTask.element_id == element_id, UserTask.state == "completed")
+        .where(
+            UserTask.instance_id == instance.id,
+            UserTask.element_id == element_id,
+            UserTask.state == "completed",
+        )
         .order_by(UserTask.completed_at.desc())
     )
     if done is not None:
-        from .models import User
-
         who = session.get(User, done.completed_by_id)
         when = done.completed_at.strftime("%Y-%m-%d %H:%M UTC")
-        return f"{done.name} was already done by {who.full_name} ({who.username}) at {when}: reload to see it."
+        return (
+            f"{done.name} was already done by {who.full_name} ({who.username}) at {when}: reload to see it."
+        )
     return f"This step is not open now: the cancellation waits for {_waiting_words(ready)}."
 
 
@@ -219,7 +269,9 @@ def _check_separation_of_duties(session: Session, actor: Actor, instance: Proces
     """Nobody decides a request they made, and nobody decides twice on one request."""
     mine = session.scalars(
         select(UserTask).where(
-            UserTask.instance_id == instance.id, UserTask.state == "completed", UserTask.completed_by_id == actor.user_id
+            UserTask.instance_id == instance.id,
+            UserTask.state == "completed",
+            UserTask.completed_by_id == actor.user_id,
         )
     ).all()
     if any(t.screen != APPROVAL_SCREEN for t in mine):
@@ -262,8 +314,77 @@ def history(session: Session, actor: Actor, invoice: Invoice) -> list[AuditEvent
     """The invoice's cancellation history, oldest first."""
     if invoice.clinic_id != actor.clinic_id:
         raise NotFound("Invoice not found.")
-    return list(session.scalars(select(AuditEvent).where(AuditEvent.invoice_id == invoice.id).order_by(AuditEvent.id)))
+    return list(
+        session.scalars(select(AuditEvent).where(AuditEvent.invoice_id == invoice.id).order_by(AuditEvent.id))
+    )
 
 
 def history_details(event: AuditEvent) -> dict:
     return json.loads(event.details or "{}")
+
+
+def get_request(session: Session, actor: Actor, request_id: int) -> CancellationRequest:
+    """A cancellation request of the actor's clinic; another clinic's is not found."""
+    request = session.get(CancellationRequest, request_id)
+    if request is None or request.clinic_id != actor.clinic_id:
+        raise NotFound(f"Cancellation request {request_id} was not found in {actor.clinic_name}.")
+    return request
+
+
+def _decided_message(request: CancellationRequest) -> str:
+    who = request.decided_by
+    by = f" by {who.full_name} ({who.username})" if who else ""
+    return f"This request was already decided: it is {request.status.capitalize()}{by}. Reload to see it."
+
+
+def review_form(session: Session, actor: Actor, request: CancellationRequest) -> tuple[FormDef | None, str]:
+    """The Financial Approval form the actor may fill in for this request now, or why they may not."""
+    if request.status != "requested":
+        return None, _decided_message(request)
+    row = _approval_row(session, request)
+    if row is None:
+        return None, "This request waits for no decision right now."
+    instance = session.get(ProcessInstance, request.instance_id)
+    spec = parsed_version(instance.version.id, instance.version.source_files).spec.task_specs[row.element_id]
+    try:
+        _check_role(actor, spec)
+        _check_separation_of_duties(session, actor, instance)
+    except Forbidden as exc:
+        return None, exc.message
+    return describe_form(spec), ""
+
+
+def _approval_row(session: Session, request: CancellationRequest) -> UserTask | None:
+    return session.scalar(
+        select(UserTask).where(
+            UserTask.instance_id == request.instance_id,
+            UserTask.state == "ready",
+            UserTask.screen == APPROVAL_SCREEN,
+        )
+    )
+
+
+def decide(session: Session, actor: Actor, request_id: int, submitted: dict) -> Outcome:
+    """Complete the Financial Approval step the request waits on (approve or reject, per the diagram)."""
+    request = get_request(session, actor, request_id)
+    get_invoice(session, actor, request.invoice.number, lock=True)
+    session.refresh(request)
+    if request.status != "requested":
+        raise Conflict(_decided_message(request))
+    row = _approval_row(session, request)
+    if row is None:
+        raise Conflict("This request waits for no decision right now.")
+    return complete_task(
+        session, actor, request.invoice.number, row.element_id, submitted, screen=APPROVAL_SCREEN
+    )
+
+
+def reason_names(session: Session, requests: list[CancellationRequest]) -> dict[int, str]:
+    """The Reason of each request as its diagram's form names it (e.g. `duplicate` -> Duplicate invoice)."""
+    names: dict[int, str] = {}
+    for request in requests:
+        instance = session.get(ProcessInstance, request.instance_id)
+        loaded = parsed_version(instance.version.id, instance.version.source_files)
+        field = describe_form(first_user_task(loaded)).get("reason")
+        names[request.id] = field.option_name(request.reason) if field else request.reason
+    return names

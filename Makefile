@@ -1,0 +1,52 @@
+# Two commands: `make run` (venv, install, migrate, demo data, serve) and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: install run serve migrate seed-demo test test-sqlite test-postgres lint validate clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	$(BIN)/python -m engine.cli migrate
+
+seed-demo: migrate
+	$(BIN)/python -m engine.cli seed-demo
+
+run: seed-demo
+	@echo "Serving on http://127.0.0.1:$(PORT)  (demo users: billing, approver, supervisor, admin, lakeside; password: demo)"
+	$(BIN)/gunicorn --workers 2 --bind 127.0.0.1:$(PORT) --access-logfile - wsgi:app
+
+validate: install
+	$(BIN)/python -m engine.cli validate processes
+
+lint: install
+	$(BIN)/ruff check engine webapp tests bench
+	$(BIN)/ruff format --check engine webapp tests bench
+
+test: install lint validate
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  echo "Browser tests need Debian's Chromium at $(CHROMIUM): install it with 'sudo apt-get install -y chromium'."; \
+	fi
+	$(MAKE) test-sqlite
+	@if [ -n "$$TEST_POSTGRES_URL" ]; then $(MAKE) test-postgres; \
+	 else echo "TEST_POSTGRES_URL is not set: the suite ran on SQLite only."; fi
+
+test-sqlite: install
+	TEST_DB=sqlite $(BIN)/pytest
+
+test-postgres: install
+	TEST_DB=postgres $(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache

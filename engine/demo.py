@@ -1,0 +1,105 @@
+"""Demo data for `make run` only (never in production config): two clinics, their users and invoices."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .accounts import hash_password
+from .models import Clinic, Invoice, RoleGrant, User
+
+DEMO_PASSWORD = "demo"  # noqa: S105 - documented demo password, seeded by `make run` only
+CLINICS = [
+    ("Northside Clinic", "approval", "USD", "America/New_York", "NS"),
+    ("Lakeside Clinic", "direct", "USD", "America/Chicago", "LS"),
+]
+USERS = [
+    ("billing", "Bella Billing", "Northside Clinic", ["billing_staff"]),
+    ("approver", "Arjun Approver", "Northside Clinic", ["approver"]),
+    ("supervisor", "Sam Supervisor", "Northside Clinic", ["billing_staff", "approver"]),
+    ("admin", "Ada Admin", "Northside Clinic", ["admin"]),
+    ("lakeside", "Lee Lakeside", "Lakeside Clinic", ["billing_staff"]),
+]
+FIRST = [
+    "Maria",
+    "James",
+    "Aisha",
+    "Chen",
+    "Olga",
+    "Pedro",
+    "Fatima",
+    "Liam",
+    "Noah",
+    "Yuki",
+    "Amara",
+    "Ivan",
+    "Sofia",
+    "Kwame",
+    "Elena",
+    "Omar",
+    "Grace",
+    "Mateo",
+    "Hana",
+    "Lucas",
+]
+LAST = [
+    "Garcia",
+    "Smith",
+    "Khan",
+    "Wang",
+    "Petrova",
+    "Silva",
+    "Haddad",
+    "Murphy",
+    "Okafor",
+    "Tanaka",
+    "Rossi",
+    "Novak",
+    "Johnson",
+    "Mensah",
+    "Costa",
+    "Nguyen",
+    "Müller",
+    "Andersen",
+    "Cohen",
+    "Brown",
+]
+
+
+def is_empty(session: Session) -> bool:
+    return not session.scalar(select(func.count()).select_from(Clinic))
+
+
+def seed_demo(session: Session, invoices_per_clinic: int = 300, seed: int = 7) -> None:
+    """Fill an empty database with the README's demo clinics, users and invoices."""
+    rng = random.Random(seed)
+    clinics = {}
+    for name, mode, currency, tz, _prefix in CLINICS:
+        clinics[name] = Clinic(name=name, cancellation_mode=mode, currency=currency, timezone=tz)
+        session.add(clinics[name])
+    session.flush()
+    password = hash_password(DEMO_PASSWORD)
+    for username, full_name, clinic, roles in USERS:
+        user = User(username=username, full_name=full_name, password_hash=password)
+        session.add(user)
+        session.flush()
+        session.add_all(RoleGrant(user_id=user.id, clinic_id=clinics[clinic].id, role=r) for r in roles)
+    today = date.today()
+    for name, _mode, _currency, _tz, prefix in CLINICS:
+        for n in range(1, invoices_per_clinic + 1):
+            cents = rng.randint(2000, 500000)
+            session.add(
+                Invoice(
+                    clinic_id=clinics[name].id,
+                    number=f"{prefix}-{today.year}-{n:05d}",
+                    patient_name=f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+                    patient_id=f"P{rng.randint(100000, 999999)}",
+                    invoice_date=today - timedelta(days=invoices_per_clinic - n),
+                    amount=Decimal(cents) / 100,
+                    status="open",
+                )
+            )

@@ -1,0 +1,133 @@
+"""Read-side lists as SQL queries (workflows are never loaded): invoices and the Financial Approval queue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from .accounts import Actor
+from .errors import Invalid
+from .models import CancellationRequest, Invoice, UserTask
+
+APPROVAL_STATUSES = ("requested", "approved", "rejected", "completed")
+MAX_PER_PAGE = 100
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def _paginate(session: Session, query: Select, page: int, per_page: int) -> Page:
+    per_page = min(max(per_page, 1), MAX_PER_PAGE)
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    last = max(1, -(-total // per_page))
+    page = min(max(page, 1), last)
+    items = list(session.scalars(query.limit(per_page).offset((page - 1) * per_page)).unique())
+    return Page(items, total, page, per_page)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def list_invoices(
+    session: Session, actor: Actor, q: str = "", status: str | None = None, page: int = 1, per_page: int = 20
+) -> Page:
+    """The clinic's invoices, newest first; `q` matches invoice number, patient name or patient id."""
+    query = select(Invoice).where(Invoice.clinic_id == actor.clinic_id)
+    term = (q or "").strip()
+    if term:
+        like = f"%{_escape_like(term.lower())}%"
+        query = query.where(
+            or_(
+                func.lower(Invoice.number).like(like, escape="\\"),
+                func.lower(Invoice.patient_name).like(like, escape="\\"),
+                func.lower(Invoice.patient_id).like(like, escape="\\"),
+            )
+        )
+    if status:
+        query = query.where(Invoice.status == status)
+    query = query.order_by(Invoice.invoice_date.desc(), Invoice.number.desc())
+    return _paginate(session, query, page, per_page)
+
+
+def parse_day(value: str | None, label: str, field: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise Invalid({field: f"{label} must be a date written as YYYY-MM-DD."}) from None
+
+
+def day_bounds_utc(day: date, timezone: str) -> tuple[datetime, datetime]:
+    """The UTC instants where a calendar day of the clinic's time zone starts and ends."""
+    zone = ZoneInfo(timezone)
+    start = datetime.combine(day, time.min, tzinfo=zone)
+    return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class ApprovalRow:
+    request: CancellationRequest
+    review_task_id: int | None  # the ready Financial Approval task, if any
+
+
+def approval_queue(
+    session: Session,
+    actor: Actor,
+    status: str = "requested",
+    date_from: date | None = None,
+    date_to: date | None = None,
+    number: str = "",
+    page: int = 1,
+    per_page: int = 20,
+) -> Page:
+    """Financial Approval: the clinic's requests by approval status and request date, oldest first."""
+    if status not in APPROVAL_STATUSES:
+        raise Invalid(
+            {
+                "status": f"Approval Status must be one of: {', '.join(s.capitalize() for s in APPROVAL_STATUSES)}."
+            }
+        )
+    if date_from and date_to and date_from > date_to:
+        raise Invalid({"to": "To must be on or after From."})
+    statuses = ("approved", "completed") if status == "approved" else (status,)
+    query = select(CancellationRequest).where(
+        CancellationRequest.clinic_id == actor.clinic_id, CancellationRequest.status.in_(statuses)
+    )
+    if date_from:
+        query = query.where(CancellationRequest.requested_at >= day_bounds_utc(date_from, actor.timezone)[0])
+    if date_to:
+        query = query.where(CancellationRequest.requested_at < day_bounds_utc(date_to, actor.timezone)[1])
+    if number.strip():
+        query = query.join(Invoice, Invoice.id == CancellationRequest.invoice_id).where(
+            func.lower(Invoice.number).like(f"%{_escape_like(number.strip().lower())}%", escape="\\")
+        )
+    query = query.order_by(CancellationRequest.requested_at, CancellationRequest.id)
+    result = _paginate(session, query, page, per_page)
+    ready = {}
+    ids = [r.instance_id for r in result.items]
+    if ids:
+        rows = session.execute(
+            select(UserTask.instance_id, UserTask.id).where(
+                UserTask.instance_id.in_(ids),
+                UserTask.state == "ready",
+                UserTask.screen == "financial_approval",
+            )
+        )
+        ready = dict(rows.all())
+    items = [ApprovalRow(r, ready.get(r.instance_id)) for r in result.items]
+    return Page(items, result.total, result.page, result.per_page)

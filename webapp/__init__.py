@@ -1,0 +1,61 @@
+"""The web app: thin routes and templates over engine.services (pages for staff)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+from engine.bootstrap import deploy_processes
+from engine.db import default_url, make_engine, make_session_factory, unit_of_work
+
+from . import approvals, auth, billing, errors, health, views
+
+
+def _secret_key(instance_path: str) -> str:
+    """SECRET_KEY from the environment, else generated once into the instance folder (shared by workers)."""
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    path = Path(instance_path) / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_path=os.environ.get("INSTANCE_PATH") or None)
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,
+        PROCESSES_DIR=None,
+    )
+    app.config.update(config or {})
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(app.instance_path)
+    url = app.config.get("DATABASE_URL") or default_url(app.instance_path)
+    app.config["DATABASE_URL"] = url
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    app.extensions["db_engine"] = engine
+    app.extensions["session_factory"] = factory
+    with unit_of_work(factory) as session:
+        if app.config["PROCESSES_DIR"]:
+            deploy_processes(session, Path(app.config["PROCESSES_DIR"]))
+        else:
+            deploy_processes(session)
+
+    views.init_app(app)
+    auth.init_app(app)
+    errors.init_app(app)
+    for blueprint in (auth.bp, billing.bp, approvals.bp, health.bp):
+        app.register_blueprint(blueprint)
+    return app

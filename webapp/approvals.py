@@ -1,0 +1,77 @@
+"""Home > Billing > Financial Approval: the clinic's cancellation requests and the review form."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from engine import queries, services
+from engine.errors import Invalid
+
+from .auth import roles_required
+from .forms import submitted_values
+from .views import actor, uow
+
+bp = Blueprint("approvals", __name__, url_prefix="/billing/financial-approval")
+APPROVER_ROLES = ("approver", "admin")
+
+
+@bp.get("/")
+@roles_required(*APPROVER_ROLES)
+def queue():
+    args = request.args
+    filters = {
+        "status": args.get("status", "requested"),
+        "from": args.get("from", ""),
+        "to": args.get("to", ""),
+        "number": args.get("number", "").strip(),
+    }
+    errors, page = {}, None
+    try:
+        date_from = queries.parse_day(filters["from"], "From", "from")
+        date_to = queries.parse_day(filters["to"], "To", "to")
+        with uow() as session:
+            page = queries.approval_queue(
+                session,
+                actor(),
+                status=filters["status"],
+                date_from=date_from,
+                date_to=date_to,
+                number=filters["number"],
+                page=int(args["page"]) if args.get("page", "").isdigit() else 1,
+            )
+            names = services.reason_names(session, [row.request for row in page.items])
+    except Invalid as exc:
+        errors, names = exc.errors, {}
+    return render_template(
+        "approvals/queue.html", page=page, filters=filters, errors=errors, reason_names=names
+    ), 422 if errors else 200
+
+
+@bp.route("/requests/<int:request_id>", methods=["GET", "POST"])
+@roles_required(*APPROVER_ROLES)
+def review(request_id: int):
+    values, errors, status = {}, {}, 200
+    if request.method == "POST":
+        values = submitted_values(request.form)
+        try:
+            with uow() as session:
+                outcome = services.decide(session, actor(), request_id, values)
+            flash(outcome.message, "warning" if outcome.incident else "success")
+            return redirect(url_for("approvals.queue"))
+        except Invalid as exc:
+            errors, status = exc.errors, 422
+    with uow() as session:
+        found = services.get_request(session, actor(), request_id)
+        form, refusal = services.review_form(session, actor(), found)
+        reason_name = services.reason_names(session, [found])[found.id]
+        events = [(e, services.history_details(e)) for e in services.history(session, actor(), found.invoice)]
+    return render_template(
+        "approvals/review.html",
+        req=found,
+        form=form,
+        refusal=refusal,
+        reason_name=reason_name,
+        values=values,
+        errors=errors,
+        events=events,
+    ), status

@@ -1,0 +1,93 @@
+"""Log in and out; who the current user is (an engine Actor) and which roles a page needs."""
+
+from __future__ import annotations
+
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired
+
+from engine.accounts import Actor, actor_for, authenticate
+
+from .views import uow
+
+bp = Blueprint("auth", __name__)
+login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+login_manager.login_message = "Log in to continue."
+
+
+class WebUser(UserMixin):
+    def __init__(self, actor: Actor):
+        self.actor = actor
+        self.id = str(actor.user_id)
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> WebUser | None:
+    with uow() as session:
+        found = actor_for(session, int(user_id))
+    return WebUser(found) if found else None
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired(message="Enter your username.")])
+    password = PasswordField("Password", validators=[DataRequired(message="Enter your password.")])
+
+
+def roles_required(*roles: str):
+    """The page needs one of these roles in the user's clinic (403 otherwise)."""
+
+    def decorate(view):
+        @wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if not current_user.actor.has_any(roles):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return url_for("billing.invoices")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        with uow() as session:
+            user = authenticate(session, form.username.data, form.password.data)
+            found = actor_for(session, user.id) if user else None
+        if found is None:
+            flash("Username or password is not right, or the account has no clinic role. Try again.", "error")
+            return render_template("auth/login.html", form=form), 401
+        login_user(WebUser(found))
+        return redirect(_safe_next(request.args.get("next")))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    flash("You are logged out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.get("/")
+def home():
+    return redirect(url_for("billing.invoices"))
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)

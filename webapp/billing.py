@@ -1,0 +1,63 @@
+"""Home > Billing > Invoice: the invoice list, an invoice's detail and history, and its More Action forms."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from engine import queries, services
+from engine.errors import Invalid
+
+from .auth import login_required
+from .forms import submitted_values
+from .views import actor, uow
+
+bp = Blueprint("billing", __name__, url_prefix="/billing")
+
+
+def _int_arg(name: str, default: int) -> int:
+    try:
+        return int(request.args.get(name, default))
+    except ValueError:
+        return default
+
+
+@bp.get("/invoices")
+@login_required
+def invoices():
+    q = request.args.get("q", "").strip()
+    with uow() as session:
+        page = queries.list_invoices(session, actor(), q=q, page=_int_arg("page", 1), per_page=20)
+        actions = services.actions_for_invoices(session, actor(), page.items)
+    return render_template("billing/invoices.html", page=page, q=q, actions=actions)
+
+
+@bp.get("/invoices/<number>")
+@login_required
+def invoice(number: str):
+    with uow() as session:
+        found = services.get_invoice(session, actor(), number)
+        actions = services.invoice_actions(session, actor(), found)
+        events = services.history(session, actor(), found)
+        shown = [(e, services.history_details(e)) for e in events]
+    return render_template("billing/invoice.html", invoice=found, actions=actions, events=shown)
+
+
+@bp.route("/invoices/<number>/tasks/<element_id>", methods=["GET", "POST"])
+@login_required
+def task(number: str, element_id: str):
+    values, errors, status = {}, {}, 200
+    if request.method == "POST":
+        values = submitted_values(request.form)
+        try:
+            with uow() as session:
+                outcome = services.complete_task(session, actor(), number, element_id, values)
+            flash(outcome.message, "warning" if outcome.incident else "success")
+            return redirect(url_for("billing.invoices", q=number))
+        except Invalid as exc:
+            errors, status = exc.errors, 422
+    with uow() as session:
+        found = services.get_invoice(session, actor(), number)
+        form = services.task_form(session, actor(), found, element_id)
+    return render_template(
+        "billing/task.html", invoice=found, form=form, values=values, errors=errors
+    ), status

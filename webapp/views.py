@@ -1,0 +1,68 @@
+"""Shared pieces of the pages: the per-request unit of work, CSRF, security headers and template filters."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app
+from flask_login import current_user
+from flask_wtf.csrf import CSRFProtect
+
+from engine.db import unit_of_work
+from engine.roles import ROLES
+
+csrf = CSRFProtect()
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+APPROVAL_LABELS = {
+    "requested": "Requested",
+    "approved": "Approved",
+    "rejected": "Rejected",
+    "completed": "Approved",
+    "terminated": "Terminated",
+}
+
+
+@contextmanager
+def uow():
+    """One request's unit of work: everything it writes commits together or not at all."""
+    with unit_of_work(current_app.extensions["session_factory"]) as session:
+        yield session
+
+
+def actor():
+    return current_user.actor
+
+
+def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if value is None:
+        return ""
+    zone = ZoneInfo(actor().timezone) if current_user.is_authenticated else ZoneInfo("UTC")
+    return value.astimezone(zone).strftime(fmt)
+
+
+def money(value, currency: str = "") -> str:
+    text = f"{value:,.2f}"
+    return f"{currency} {text}".strip()
+
+
+def init_app(app: Flask) -> None:
+    csrf.init_app(app)
+    app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["approval_label"] = lambda s: APPROVAL_LABELS.get(s or "", "")
+    app.jinja_env.globals["ROLES"] = ROLES
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
