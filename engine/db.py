@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
@@ -46,7 +46,8 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -54,7 +55,15 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One user action = one transaction: commit at the end, roll back on any exception."""
-    with factory.begin() as session:
+def unit_of_work(factory: sessionmaker[Session], read_only: bool = False) -> Iterator[Session]:
+    """One user action = one transaction: commit at the end, roll back on any exception.
+
+    A read-only unit on SQLite begins DEFERRED, so pages that only read never wait for the write lock.
+    """
+    if not read_only:
+        with factory.begin() as session:
+            yield session
+        return
+    bind = factory.kw["bind"].execution_options(sqlite_begin="DEFERRED")
+    with factory(bind=bind) as session, session.begin():
         yield session

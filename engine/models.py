@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 typed models: clinics, people, invoices, cancellation requests, processes and the audit log."""
+"""SQLAlchemy 2 typed models: clinics, people, invoices, requests, processes and the audit log."""
 
 from __future__ import annotations
 
@@ -126,7 +126,7 @@ class Invoice(Base):
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
-    clinic: Mapped[Clinic] = relationship(lazy="joined")
+    clinic: Mapped[Clinic] = relationship(lazy="joined", innerjoin=True)
 
 
 class ProcessVersion(Base):

@@ -1,4 +1,4 @@
-"""Load and validate processes/, parse with CamundaParser, and keep each version stored once by content hash."""
+"""Load and validate processes/, parse them with CamundaParser, store each version once by content hash."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lxml import etree
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.parser import BpmnValidator
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
 from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
 from SpiffWorkflow.camunda.parser import CamundaParser
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from .errors import ProcessDefinitionError, ProcessesInvalid
 from .forms import SUPPORTED_CONSTRAINTS, SUPPORTED_TYPES

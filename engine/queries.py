@@ -97,11 +97,8 @@ def approval_queue(
 ) -> Page:
     """Financial Approval: the clinic's requests by approval status and request date, oldest first."""
     if status not in APPROVAL_STATUSES:
-        raise Invalid(
-            {
-                "status": f"Approval Status must be one of: {', '.join(s.capitalize() for s in APPROVAL_STATUSES)}."
-            }
-        )
+        choices = ", ".join(s.capitalize() for s in APPROVAL_STATUSES)
+        raise Invalid({"status": f"Approval Status must be one of: {choices}."})
     if date_from and date_to and date_from > date_to:
         raise Invalid({"to": "To must be on or after From."})
     statuses = ("approved", "completed") if status == "approved" else (status,)

@@ -10,10 +10,10 @@ import json
 from dataclasses import dataclass
 from uuid import UUID
 
+from SpiffWorkflow.exceptions import WorkflowException
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from SpiffWorkflow.exceptions import WorkflowException
 
 from .accounts import Actor
 from .errors import Conflict, Forbidden, NotFound
@@ -64,7 +64,7 @@ def get_invoice(session: Session, actor: Actor, number: str, lock: bool = False)
     """The invoice of the actor's clinic; another clinic's invoice is simply not found."""
     query = select(Invoice).where(Invoice.clinic_id == actor.clinic_id, Invoice.number == number)
     if lock:
-        query = query.with_for_update()
+        query = query.with_for_update(of=Invoice)
     invoice = session.scalar(query)
     if invoice is None:
         raise NotFound(
@@ -228,6 +228,13 @@ def _continue(session, actor, invoice, instance, element_id, submitted, screen) 
     ready = _ready_rows(session, instance)
     row = next((r for r in ready if r.element_id == element_id and r.screen == screen), None)
     if row is None:
+        loaded = parsed_version(instance.version.id, instance.version.source_files)
+        if element_id == first_user_task(loaded).name:
+            status = (invoice.approval_status or instance.status).capitalize()
+            raise Conflict(
+                f"Invoice {invoice.number} already has an open cancellation ({status}) that waits for "
+                f"{_waiting_words(ready)}: a new one is possible once it is decided."
+            )
         raise Conflict(_not_waiting_message(session, instance, element_id, ready))
     if instance.status == "incident":
         raise Conflict(

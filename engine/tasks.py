@@ -6,9 +6,9 @@ import json
 from datetime import datetime
 from functools import lru_cache
 
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 
 from .models import ProcessInstance, UserTask
 from .processes import LoadedProcess

@@ -29,7 +29,7 @@ def queue():
     try:
         date_from = queries.parse_day(filters["from"], "From", "from")
         date_to = queries.parse_day(filters["to"], "To", "to")
-        with uow() as session:
+        with uow(read_only=True) as session:
             page = queries.approval_queue(
                 session,
                 actor(),
@@ -60,7 +60,7 @@ def review(request_id: int):
             return redirect(url_for("approvals.queue"))
         except Invalid as exc:
             errors, status = exc.errors, 422
-    with uow() as session:
+    with uow(read_only=True) as session:
         found = services.get_request(session, actor(), request_id)
         form, refusal = services.review_form(session, actor(), found)
         reason_name = services.reason_names(session, [found])[found.id]

@@ -29,7 +29,7 @@ class WebUser(UserMixin):
 
 @login_manager.user_loader
 def load_user(user_id: str) -> WebUser | None:
-    with uow() as session:
+    with uow(read_only=True) as session:
         found = actor_for(session, int(user_id))
     return WebUser(found) if found else None
 
@@ -65,7 +65,7 @@ def _safe_next(target: str | None) -> str:
 def login():
     form = LoginForm()
     if form.validate_on_submit():
-        with uow() as session:
+        with uow(read_only=True) as session:
             user = authenticate(session, form.username.data, form.password.data)
             found = actor_for(session, user.id) if user else None
         if found is None:

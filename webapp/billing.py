@@ -25,7 +25,7 @@ def _int_arg(name: str, default: int) -> int:
 @login_required
 def invoices():
     q = request.args.get("q", "").strip()
-    with uow() as session:
+    with uow(read_only=True) as session:
         page = queries.list_invoices(session, actor(), q=q, page=_int_arg("page", 1), per_page=20)
         actions = services.actions_for_invoices(session, actor(), page.items)
     return render_template("billing/invoices.html", page=page, q=q, actions=actions)
@@ -34,7 +34,7 @@ def invoices():
 @bp.get("/invoices/<number>")
 @login_required
 def invoice(number: str):
-    with uow() as session:
+    with uow(read_only=True) as session:
         found = services.get_invoice(session, actor(), number)
         actions = services.invoice_actions(session, actor(), found)
         events = services.history(session, actor(), found)
@@ -55,7 +55,7 @@ def task(number: str, element_id: str):
             return redirect(url_for("billing.invoices", q=number))
         except Invalid as exc:
             errors, status = exc.errors, 422
-    with uow() as session:
+    with uow(read_only=True) as session:
         found = services.get_invoice(session, actor(), number)
         form = services.task_form(session, actor(), found, element_id)
     return render_template(

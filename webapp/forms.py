@@ -6,5 +6,5 @@ from werkzeug.datastructures import MultiDict
 
 
 def submitted_values(form: MultiDict) -> dict[str, str]:
-    """Every submitted field but the CSRF token, as plain strings: the engine validates and keeps declared ones."""
+    """Every submitted field but the CSRF token; the engine validates them and keeps the declared ones."""
     return {key: form.get(key, "") for key in form if key != "csrf_token"}

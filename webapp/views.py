@@ -30,9 +30,9 @@ APPROVAL_LABELS = {
 
 
 @contextmanager
-def uow():
+def uow(read_only: bool = False):
     """One request's unit of work: everything it writes commits together or not at all."""
-    with unit_of_work(current_app.extensions["session_factory"]) as session:
+    with unit_of_work(current_app.extensions["session_factory"], read_only=read_only) as session:
         yield session
 
 

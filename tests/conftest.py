@@ -1,0 +1,173 @@
+"""Fixtures: a real database per test (SQLite file or a PostgreSQL database), the real app, engine and BPMN files.
+
+TEST_DB=sqlite (default) or TEST_DB=postgres (reads TEST_POSTGRES_URL): `make test` runs the suite once each.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
+
+from engine.accounts import actor_for
+from engine.db import unit_of_work
+from engine.demo import seed_demo
+from engine.migrate import upgrade
+from engine.models import Base, User
+from webapp import create_app
+
+TEST_DB = os.environ.get("TEST_DB", "sqlite")
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+
+
+@pytest.fixture(scope="session")
+def db_template(tmp_path_factory):
+    """A migrated, empty database for the whole run (PostgreSQL: a database of its own, dropped at the end)."""
+    if TEST_DB == "postgres":
+        base = os.environ.get("TEST_POSTGRES_URL")
+        if not base:
+            pytest.fail(
+                "TEST_DB=postgres needs TEST_POSTGRES_URL, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test"
+            )
+        name = f"clinic_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(base, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = make_url(base).set(database=name).render_as_string(hide_password=False)
+        try:
+            upgrade(url)
+            yield url
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+    else:
+        path = tmp_path_factory.mktemp("db") / "template.db"
+        upgrade(f"sqlite:///{path}")
+        yield str(path)
+
+
+@pytest.fixture
+def database_url(db_template, tmp_path):
+    """An empty, migrated database for one test."""
+    if TEST_DB == "postgres":
+        engine = create_engine(db_template)
+        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+        with engine.begin() as conn:
+            conn.execute(
+                text("SET LOCAL session_replication_role = replica")
+            )  # test reset only: skips audit triggers
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        engine.dispose()
+        return db_template
+    path = tmp_path / "test.db"
+    shutil.copy(db_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    app = create_app(
+        {"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test-only-key", "SERVER_NAME": None}
+    )
+    app.instance_path = str(tmp_path / "instance")
+    yield app
+    app.extensions["db_engine"].dispose()
+
+
+@pytest.fixture
+def session_factory(app):
+    return app.extensions["session_factory"]
+
+
+@pytest.fixture
+def demo(session_factory):
+    """The README's demo clinics and users, with 12 invoices per clinic (NS-…-00001.. and LS-…)."""
+    with unit_of_work(session_factory) as session:
+        seed_demo(session, invoices_per_clinic=12)
+    return Demo(session_factory)
+
+
+class Demo:
+    def __init__(self, factory):
+        self.factory = factory
+
+    def actor(self, username: str):
+        with unit_of_work(self.factory) as session:
+            user = session.scalar(select(User).where(User.username == username))
+            return actor_for(session, user.id)
+
+    def invoice_numbers(self, prefix: str = "NS") -> list[str]:
+        from engine.models import Invoice
+
+        with unit_of_work(self.factory) as session:
+            return list(
+                session.scalars(
+                    select(Invoice.number).where(Invoice.number.like(f"{prefix}-%")).order_by(Invoice.number)
+                )
+            )
+
+
+def snapshot(factory) -> dict:
+    """Every row of every table: compare before and after a refused action to prove nothing was written."""
+    with unit_of_work(factory) as session:
+        return {
+            table.name: [
+                tuple(row) for row in session.execute(select(table).order_by(*table.primary_key.columns))
+            ]
+            for table in Base.metadata.sorted_tables
+        }
+
+
+@pytest.fixture
+def db_snapshot(session_factory):
+    return lambda: snapshot(session_factory)
+
+
+class WebClient:
+    """Flask's test client as a person uses it: logs in through the form, sends the page's CSRF token."""
+
+    def __init__(self, client):
+        self.client = client
+        self.token = None
+
+    def login(self, username: str, password: str = "demo"):
+        page = self.client.get("/login")
+        response = self.client.post(
+            "/login", data={"username": username, "password": password, "csrf_token": csrf_from(page.text)}
+        )
+        self.token = (
+            csrf_from(self.client.get("/billing/invoices").text) if response.status_code == 302 else None
+        )
+        return response
+
+    def get(self, url, **kwargs):
+        return self.client.get(url, **kwargs)
+
+    def post(self, url, data=None, csrf=True, **kwargs):
+        data = dict(data or {})
+        if csrf:
+            data.setdefault("csrf_token", self.token)
+        return self.client.post(url, data=data, **kwargs)
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "page has no CSRF token"
+    return match.group(1) or match.group(2)
+
+
+@pytest.fixture
+def web(app):
+    def make(username: str | None = None) -> WebClient:
+        client = WebClient(app.test_client())
+        if username:
+            assert client.login(username).status_code == 302
+        return client
+
+    return make
