@@ -7,6 +7,7 @@ underscore attributes, guarded attribute/item access, and only the helpers and n
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from types import ModuleType
@@ -73,6 +74,10 @@ def compile_expression(expression: str):
 
 
 def compile_script(script: str):
+    if any(isinstance(node, ast.Import | ast.ImportFrom) for node in ast.walk(ast.parse(script))):
+        raise ScriptRefused(
+            "imports are not allowed in scripts: use the helpers and operations the engine provides"
+        )
     result = compile_restricted_exec(script)
     if result.errors:
         raise ScriptRefused("; ".join(result.errors))

@@ -194,6 +194,7 @@ def _seed(invoice: Invoice) -> dict:
 
 def _start(session, actor, invoice, element_id, submitted, screen) -> Outcome:
     version, loaded = clinic_process(session, actor)
+    _check_role_of(actor, loaded, element_id)
     start = first_user_task(loaded)
     if element_id != start.name or screen_of(start) != screen:
         spec = loaded.spec.task_specs.get(element_id)
@@ -224,11 +225,19 @@ def _start(session, actor, invoice, element_id, submitted, screen) -> Outcome:
     return _run(session, actor, context, workflow, task, values, None)
 
 
+def _check_role_of(actor: Actor, loaded: LoadedProcess, element_id: str) -> None:
+    spec = loaded.spec.task_specs.get(element_id)
+    if spec is None or not getattr(spec, "manual", False):
+        raise NotFound(f"The process has no step named {element_id}.")
+    _check_role(actor, spec)
+
+
 def _continue(session, actor, invoice, instance, element_id, submitted, screen) -> Outcome:
+    loaded = parsed_version(instance.version.id, instance.version.source_files)
+    _check_role_of(actor, loaded, element_id)
     ready = _ready_rows(session, instance)
     row = next((r for r in ready if r.element_id == element_id and r.screen == screen), None)
     if row is None:
-        loaded = parsed_version(instance.version.id, instance.version.source_files)
         if element_id == first_user_task(loaded).name:
             status = (invoice.approval_status or instance.status).capitalize()
             raise Conflict(
@@ -241,9 +250,7 @@ def _continue(session, actor, invoice, instance, element_id, submitted, screen) 
             "This cancellation is stopped by an incident: the administrator must resolve it first."
         )
     version = instance.version
-    loaded = parsed_version(version.id, version.source_files)
     spec = loaded.spec.task_specs[element_id]
-    _check_role(actor, spec)
     if screen == APPROVAL_SCREEN:
         _check_separation_of_duties(session, actor, instance)
     workflow = load_workflow(instance.state_json, version.spec_json)

@@ -1,4 +1,4 @@
-"""Fixtures: a real database per test (SQLite file or a PostgreSQL database), the real app, engine and BPMN files.
+"""Fixtures: a real database per test (a SQLite file or PostgreSQL), the real app, engine and BPMN files.
 
 TEST_DB=sqlite (default) or TEST_DB=postgres (reads TEST_POSTGRES_URL): `make test` runs the suite once each.
 """
@@ -27,7 +27,7 @@ CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]
 
 @pytest.fixture(scope="session")
 def db_template(tmp_path_factory):
-    """A migrated, empty database for the whole run (PostgreSQL: a database of its own, dropped at the end)."""
+    """A migrated, empty database for the run (PostgreSQL: a database of its own, dropped at the end)."""
     if TEST_DB == "postgres":
         base = os.environ.get("TEST_POSTGRES_URL")
         if not base:
@@ -164,7 +164,9 @@ def csrf_from(html: str) -> str:
 
 @pytest.fixture
 def web(app):
-    def make(username: str | None = None) -> WebClient:
+    """web("billing") is a client logged in as billing; web(app=other) uses another app."""
+
+    def make(username: str | None = None, app=app) -> WebClient:
         client = WebClient(app.test_client())
         if username:
             assert client.login(username).status_code == 302
