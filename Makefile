@@ -31,8 +31,8 @@ validate: install
 	$(BIN)/python -m engine.cli validate processes
 
 lint: install
-	$(BIN)/ruff check engine webapp tests bench
-	$(BIN)/ruff format --check engine webapp tests bench
+	$(BIN)/ruff check engine webapp tests
+	$(BIN)/ruff format --check engine webapp tests
 
 test: install lint validate
 	@if [ ! -x "$(CHROMIUM)" ]; then \

@@ -1,0 +1,67 @@
+"""Database guarantees: append-only audit log, exact amounts, one active lifecycle per invoice."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
+
+from engine import services
+from engine.db import unit_of_work
+from engine.models import AuditEvent, Invoice, ProcessInstance
+
+
+@pytest.fixture
+def requested(demo, session_factory):
+    number = demo.invoice_numbers("NS")[0]
+    with unit_of_work(session_factory) as s:
+        services.complete_task(
+            s, demo.actor("billing"), number, "request_cancellation", {"reason": "duplicate", "remarks": "x"}
+        )
+    return number
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [update(AuditEvent).values(action="tampered"), delete(AuditEvent)],
+    ids=["update", "delete"],
+)
+def test_audit_log_is_append_only_in_the_database(requested, session_factory, statement):
+    with pytest.raises(DBAPIError, match="append-only"):
+        with unit_of_work(session_factory) as s:
+            s.execute(statement)
+    with unit_of_work(session_factory) as s:
+        assert {e.action for e in s.scalars(select(AuditEvent))} == {"task_completed", "approval_status"}
+
+
+def test_amounts_are_exact_decimals(demo, session_factory):
+    number = demo.invoice_numbers("NS")[0]
+    with unit_of_work(session_factory) as s:
+        invoice = s.scalar(select(Invoice).where(Invoice.number == number))
+        invoice.amount = Decimal("4999.99")
+    with unit_of_work(session_factory) as s:
+        stored = s.scalar(select(Invoice.amount).where(Invoice.number == number))
+        cents = s.scalar(text("SELECT amount_cents FROM invoices WHERE number = :n"), {"n": number})
+    assert stored == Decimal("4999.99") and isinstance(stored, Decimal) and cents == 499999
+    with pytest.raises(StatementError, match="more than two decimal places"):
+        with unit_of_work(session_factory) as s:
+            s.execute(update(Invoice).values(amount=Decimal("1.005")))
+
+
+def test_database_allows_one_active_instance_per_invoice(requested, session_factory):
+    with pytest.raises(IntegrityError):
+        with unit_of_work(session_factory) as s:
+            existing = s.scalars(select(ProcessInstance)).one()
+            s.add(
+                ProcessInstance(
+                    clinic_id=existing.clinic_id,
+                    invoice_id=existing.invoice_id,
+                    process_version_id=existing.process_version_id,
+                    business_key=existing.business_key,
+                    status="running",
+                    state_json="{}",
+                    started_by_id=existing.started_by_id,
+                )
+            )
