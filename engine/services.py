@@ -21,7 +21,6 @@ from .forms import FormDef, describe_form, validate
 from .models import (
     ACTIVE_INSTANCE_STATUSES,
     AuditEvent,
-    CancellationRequest,
     Invoice,
     ProcessInstance,
     ProcessVersion,
@@ -127,7 +126,13 @@ def actions_for_invoices(session: Session, actor: Actor, invoices: list[Invoice]
         )
         for row in session.scalars(query):
             ready.setdefault(row.invoice_id, []).append(row)
-    return {i.id: _actions(actor, loaded, i, instances.get(i.id), ready.get(i.id, [])) for i in invoices}
+    actions = {}
+    for invoice in invoices:
+        instance = instances.get(invoice.id)
+        # A running instance keeps the version it started with: its steps decide what is offered.
+        own = parsed_version(instance.version.id, instance.version.source_files) if instance else loaded
+        actions[invoice.id] = _actions(actor, own, invoice, instance, ready.get(invoice.id, []))
+    return actions
 
 
 def _actions(actor, loaded, invoice, instance, ready) -> list[Action]:
@@ -175,7 +180,7 @@ def complete_task(
     return _continue(session, actor, invoice, instance, element_id, submitted, screen)
 
 
-def _check_role(actor: Actor, spec) -> None:
+def check_role(actor: Actor, spec) -> None:
     roles = lane_roles(spec.lane)
     if not actor.has_any(roles):
         who = " or ".join(ROLES[r] for r in roles)
@@ -200,7 +205,7 @@ def _start(session, actor, invoice, element_id, submitted, screen) -> Outcome:
         spec = loaded.spec.task_specs.get(element_id)
         name = spec.bpmn_name if spec is not None else element_id
         raise Conflict(f"{name} is not possible yet: start with {start.bpmn_name or start.name}.")
-    _check_role(actor, start)
+    check_role(actor, start)
     seed = _seed(invoice)
     values = validate(describe_form(start), submitted, seed)
     instance = ProcessInstance(
@@ -229,7 +234,7 @@ def _check_role_of(actor: Actor, loaded: LoadedProcess, element_id: str) -> None
     spec = loaded.spec.task_specs.get(element_id)
     if spec is None or not getattr(spec, "manual", False):
         raise NotFound(f"The process has no step named {element_id}.")
-    _check_role(actor, spec)
+    check_role(actor, spec)
 
 
 def _continue(session, actor, invoice, instance, element_id, submitted, screen) -> Outcome:
@@ -252,7 +257,7 @@ def _continue(session, actor, invoice, instance, element_id, submitted, screen) 
     version = instance.version
     spec = loaded.spec.task_specs[element_id]
     if screen == APPROVAL_SCREEN:
-        _check_separation_of_duties(session, actor, instance)
+        check_separation_of_duties(session, actor, instance)
     workflow = load_workflow(instance.state_json, version.spec_json)
     task = workflow.get_task_from_id(UUID(row.task_id))
     values = validate(describe_form(spec), submitted, task.data)
@@ -279,7 +284,7 @@ def _not_waiting_message(session, instance, element_id, ready) -> str:
     return f"This step is not open now: the cancellation waits for {_waiting_words(ready)}."
 
 
-def _check_separation_of_duties(session: Session, actor: Actor, instance: ProcessInstance) -> None:
+def check_separation_of_duties(session: Session, actor: Actor, instance: ProcessInstance) -> None:
     """Nobody decides a request they made, and nobody decides twice on one request."""
     mine = session.scalars(
         select(UserTask).where(
@@ -335,70 +340,3 @@ def history(session: Session, actor: Actor, invoice: Invoice) -> list[AuditEvent
 
 def history_details(event: AuditEvent) -> dict:
     return json.loads(event.details or "{}")
-
-
-def get_request(session: Session, actor: Actor, request_id: int) -> CancellationRequest:
-    """A cancellation request of the actor's clinic; another clinic's is not found."""
-    request = session.get(CancellationRequest, request_id)
-    if request is None or request.clinic_id != actor.clinic_id:
-        raise NotFound(f"Cancellation request {request_id} was not found in {actor.clinic_name}.")
-    return request
-
-
-def _decided_message(request: CancellationRequest) -> str:
-    who = request.decided_by
-    by = f" by {who.full_name} ({who.username})" if who else ""
-    return f"This request was already decided: it is {request.status.capitalize()}{by}. Reload to see it."
-
-
-def review_form(session: Session, actor: Actor, request: CancellationRequest) -> tuple[FormDef | None, str]:
-    """The Financial Approval form the actor may fill in for this request now, or why they may not."""
-    if request.status != "requested":
-        return None, _decided_message(request)
-    row = _approval_row(session, request)
-    if row is None:
-        return None, "This request waits for no decision right now."
-    instance = session.get(ProcessInstance, request.instance_id)
-    spec = parsed_version(instance.version.id, instance.version.source_files).spec.task_specs[row.element_id]
-    try:
-        _check_role(actor, spec)
-        _check_separation_of_duties(session, actor, instance)
-    except Forbidden as exc:
-        return None, exc.message
-    return describe_form(spec), ""
-
-
-def _approval_row(session: Session, request: CancellationRequest) -> UserTask | None:
-    return session.scalar(
-        select(UserTask).where(
-            UserTask.instance_id == request.instance_id,
-            UserTask.state == "ready",
-            UserTask.screen == APPROVAL_SCREEN,
-        )
-    )
-
-
-def decide(session: Session, actor: Actor, request_id: int, submitted: dict) -> Outcome:
-    """Complete the Financial Approval step the request waits on (approve or reject, per the diagram)."""
-    request = get_request(session, actor, request_id)
-    get_invoice(session, actor, request.invoice.number, lock=True)
-    session.refresh(request)
-    if request.status != "requested":
-        raise Conflict(_decided_message(request))
-    row = _approval_row(session, request)
-    if row is None:
-        raise Conflict("This request waits for no decision right now.")
-    return complete_task(
-        session, actor, request.invoice.number, row.element_id, submitted, screen=APPROVAL_SCREEN
-    )
-
-
-def reason_names(session: Session, requests: list[CancellationRequest]) -> dict[int, str]:
-    """The Reason of each request as its diagram's form names it (e.g. `duplicate` -> Duplicate invoice)."""
-    names: dict[int, str] = {}
-    for request in requests:
-        instance = session.get(ProcessInstance, request.instance_id)
-        loaded = parsed_version(instance.version.id, instance.version.source_files)
-        field = describe_form(first_user_task(loaded)).get("reason")
-        names[request.id] = field.option_name(request.reason) if field else request.reason
-    return names

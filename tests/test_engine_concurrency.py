@@ -6,7 +6,7 @@ import threading
 
 from sqlalchemy import select
 
-from engine import services
+from engine import approvals, services
 from engine.db import unit_of_work
 from engine.errors import Conflict
 from engine.models import CancellationRequest, ProcessInstance
@@ -62,7 +62,7 @@ def test_two_approvers_at_once_give_one_decision(demo, session_factory):
     def decide(actor, decision):
         def action():
             with unit_of_work(session_factory) as s:
-                return services.decide(
+                return approvals.decide(
                     s, actor, request_id, {"decision": decision, "decision_remarks": "mine"}
                 )
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from engine import services
+from engine import approvals, services
 from engine.db import unit_of_work
 from engine.errors import Conflict, Forbidden, Invalid, NotFound
 from engine.models import AuditEvent, CancellationRequest, Invoice, ProcessInstance, UserTask
@@ -35,7 +35,7 @@ def decide(uow, actor, number, decision, remarks=""):
             .where(Invoice.number == number)
             .order_by(CancellationRequest.id)
         ).all()[-1]
-        return services.decide(s, actor, req.id, {"decision": decision, "decision_remarks": remarks})
+        return approvals.decide(s, actor, req.id, {"decision": decision, "decision_remarks": remarks})
 
 
 def cancel(uow, actor, number, remarks="Cancelled as approved"):

@@ -195,3 +195,35 @@ def test_pages_send_a_content_security_policy(web):
     response = web().get("/login")
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_opening_a_form_and_leaving_creates_nothing(web, number, db_snapshot):
+    client = web("billing")
+    before = db_snapshot()
+    assert client.get(task_url(number, "request_cancellation")).status_code == 200
+    assert client.get(f"/billing/invoices/{number}").status_code == 200
+    assert db_snapshot() == before
+
+
+def test_deactivated_user_cannot_log_in_and_is_logged_out(web, demo, session_factory):
+    from engine.models import User
+
+    client = web("billing")
+    with unit_of_work(session_factory) as s:
+        s.scalar(select(User).where(User.username == "billing")).active = False
+    assert client.get("/billing/invoices").status_code == 302  # the session no longer counts
+    refused = web().login("billing")
+    assert refused.status_code == 401 and "Username or password is not right" in refused.text
+
+
+def test_unknown_step_is_not_found(web, number, db_snapshot):
+    before = db_snapshot()
+    assert web("billing").post(task_url(number, "no_such_step"), {"x": "1"}).status_code == 404
+    assert db_snapshot() == before
+
+
+def test_login_page_sends_a_logged_in_user_on(web, demo):
+    client = web("billing")
+    response = client.get("/login")
+    assert response.status_code == 302 and response.location.endswith("/billing/invoices")
+    assert client.get("/login?next=//evil.example/").location.endswith("/billing/invoices")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from engine import queries, services
+from engine import approvals, queries, services
 from engine.errors import Invalid
 
 from .auth import roles_required
@@ -39,7 +39,7 @@ def queue():
                 number=filters["number"],
                 page=int(args["page"]) if args.get("page", "").isdigit() else 1,
             )
-            names = services.reason_names(session, [row.request for row in page.items])
+            names = approvals.reason_names(session, [row.request for row in page.items])
     except Invalid as exc:
         errors, names = exc.errors, {}
     return render_template(
@@ -55,15 +55,15 @@ def review(request_id: int):
         values = submitted_values(request.form)
         try:
             with uow() as session:
-                outcome = services.decide(session, actor(), request_id, values)
+                outcome = approvals.decide(session, actor(), request_id, values)
             flash(outcome.message, "warning" if outcome.incident else "success")
             return redirect(url_for("approvals.queue"))
         except Invalid as exc:
             errors, status = exc.errors, 422
     with uow(read_only=True) as session:
-        found = services.get_request(session, actor(), request_id)
-        form, refusal = services.review_form(session, actor(), found)
-        reason_name = services.reason_names(session, [found])[found.id]
+        found = approvals.get_request(session, actor(), request_id)
+        form, refusal = approvals.review_form(session, actor(), found)
+        reason_name = approvals.reason_names(session, [found])[found.id]
         events = [(e, services.history_details(e)) for e in services.history(session, actor(), found.invoice)]
     return render_template(
         "approvals/review.html",

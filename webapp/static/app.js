@@ -41,7 +41,7 @@
       li.appendChild(span);
       menu.appendChild(li);
     }
-    actions.forEach(function (action) {
+    actions.forEach(function (action, index) {
       const li = document.createElement("li");
       li.setAttribute("role", "none");
       let item;
@@ -52,14 +52,18 @@
       } else {
         item = document.createElement("span");
         item.setAttribute("aria-disabled", "true");
-        item.title = action.reason;
-        item.textContent = action.name + " ";
-        const why = document.createElement("small");
-        why.textContent = "— " + action.reason;
-        item.appendChild(why);
+        item.textContent = action.name;
       }
       item.setAttribute("role", "menuitem");
       li.appendChild(item);
+      if (!action.enabled) {
+        const why = document.createElement("small");
+        why.className = "why";
+        why.id = "why-" + index;
+        why.textContent = action.reason;
+        item.setAttribute("aria-describedby", why.id);
+        li.appendChild(why);
+      }
       menu.appendChild(li);
     });
   }

@@ -1,0 +1,88 @@
+"""Financial Approval use cases: a request of the clinic, its review form, and deciding it."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .accounts import Actor
+from .errors import Conflict, Forbidden, NotFound
+from .forms import FormDef, describe_form
+from .models import CancellationRequest, ProcessInstance, UserTask
+from .runtime import parsed_version
+from .services import (
+    APPROVAL_SCREEN,
+    Outcome,
+    check_role,
+    check_separation_of_duties,
+    complete_task,
+    get_invoice,
+)
+from .tasks import first_user_task
+
+
+def get_request(session: Session, actor: Actor, request_id: int) -> CancellationRequest:
+    """A cancellation request of the actor's clinic; another clinic's is not found."""
+    request = session.get(CancellationRequest, request_id)
+    if request is None or request.clinic_id != actor.clinic_id:
+        raise NotFound(f"Cancellation request {request_id} was not found in {actor.clinic_name}.")
+    return request
+
+
+def _decided_message(request: CancellationRequest) -> str:
+    who = request.decided_by
+    by = f" by {who.full_name} ({who.username})" if who else ""
+    return f"This request was already decided: it is {request.status.capitalize()}{by}. Reload to see it."
+
+
+def review_form(session: Session, actor: Actor, request: CancellationRequest) -> tuple[FormDef | None, str]:
+    """The Financial Approval form the actor may fill in for this request now, or why they may not."""
+    if request.status != "requested":
+        return None, _decided_message(request)
+    row = _approval_row(session, request)
+    if row is None:
+        return None, "This request waits for no decision right now."
+    instance = session.get(ProcessInstance, request.instance_id)
+    spec = parsed_version(instance.version.id, instance.version.source_files).spec.task_specs[row.element_id]
+    try:
+        check_role(actor, spec)
+        check_separation_of_duties(session, actor, instance)
+    except Forbidden as exc:
+        return None, exc.message
+    return describe_form(spec), ""
+
+
+def _approval_row(session: Session, request: CancellationRequest) -> UserTask | None:
+    return session.scalar(
+        select(UserTask).where(
+            UserTask.instance_id == request.instance_id,
+            UserTask.state == "ready",
+            UserTask.screen == APPROVAL_SCREEN,
+        )
+    )
+
+
+def decide(session: Session, actor: Actor, request_id: int, submitted: dict) -> Outcome:
+    """Complete the Financial Approval step the request waits on (approve or reject, per the diagram)."""
+    request = get_request(session, actor, request_id)
+    get_invoice(session, actor, request.invoice.number, lock=True)
+    session.refresh(request)
+    if request.status != "requested":
+        raise Conflict(_decided_message(request))
+    row = _approval_row(session, request)
+    if row is None:
+        raise Conflict("This request waits for no decision right now.")
+    return complete_task(
+        session, actor, request.invoice.number, row.element_id, submitted, screen=APPROVAL_SCREEN
+    )
+
+
+def reason_names(session: Session, requests: list[CancellationRequest]) -> dict[int, str]:
+    """The Reason of each request as its diagram's form names it (e.g. `duplicate` -> Duplicate invoice)."""
+    names: dict[int, str] = {}
+    for request in requests:
+        instance = session.get(ProcessInstance, request.instance_id)
+        loaded = parsed_version(instance.version.id, instance.version.source_files)
+        field = describe_form(first_user_task(loaded)).get("reason")
+        names[request.id] = field.option_name(request.reason) if field else request.reason
+    return names
