@@ -12,6 +12,9 @@ from sqlalchemy.orm import Session
 from .models import Clinic, RoleGrant, User
 from .roles import ROLES
 
+# Which process a clinic runs by default, by its cancellation mode.
+CLINIC_PROCESSES = {"approval": "invoice_cancellation_request", "direct": "invoice_cancellation_direct"}
+
 _HASHER = PasswordHasher()
 # Verified against when the username is unknown, so both failures take the same time.
 _DUMMY_HASH = _HASHER.hash("not-a-real-password")
@@ -32,6 +35,7 @@ class Actor:
     timezone: str
     currency: str
     roles: frozenset[str]
+    process_id: str
 
     def has_any(self, roles) -> bool:
         return bool(self.roles.intersection(roles))
@@ -73,4 +77,5 @@ def actor_for(session: Session, user_id: int) -> Actor | None:
         clinic.timezone,
         clinic.currency,
         roles,
+        clinic.process_id or CLINIC_PROCESSES[clinic.cancellation_mode],
     )

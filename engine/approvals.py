@@ -72,9 +72,7 @@ def decide(session: Session, actor: Actor, request_id: int, submitted: dict) -> 
     row = _approval_row(session, request)
     if row is None:
         raise Conflict("This request waits for no decision right now.")
-    return complete_task(
-        session, actor, request.invoice.number, row.element_id, submitted, screen=APPROVAL_SCREEN
-    )
+    return complete_task(session, actor, request.invoice.number, row.element_id, submitted, screen=APPROVAL_SCREEN)
 
 
 def reason_names(session: Session, requests: list[CancellationRequest]) -> dict[int, str]:

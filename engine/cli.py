@@ -23,9 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="bring the database to the latest schema and deploy processes/")
     sub.add_parser("seed-demo", help="fill an EMPTY database with the demo clinics, users and invoices")
-    check = sub.add_parser(
-        "validate", help="check every file of processes/ and print path:line: element: message"
-    )
+    check = sub.add_parser("validate", help="check every file of processes/ and print path:line: element: message")
     check.add_argument("directory", nargs="?", default=str(PROCESSES_DIR))
     args = parser.parse_args(argv)
     if args.command == "validate":

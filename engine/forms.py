@@ -142,9 +142,7 @@ def _convert(f: FieldDef, raw: Any) -> Any:
 def _check_bounds(f: FieldDef, value: Any) -> str | None:
     if isinstance(value, str) and f.type == "string":
         if f.maxlength is not None and len(value) > f.maxlength:
-            return (
-                f"{f.label} is {len(value)} characters long; shorten it to at most {f.maxlength} characters."
-            )
+            return f"{f.label} is {len(value)} characters long; shorten it to at most {f.maxlength} characters."
         if f.minlength is not None and len(value) < f.minlength:
             return f"{f.label} is too short; write at least {f.minlength} characters."
     if isinstance(value, int) and not isinstance(value, bool):

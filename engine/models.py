@@ -72,6 +72,8 @@ class Clinic(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     cancellation_mode: Mapped[str] = mapped_column(String(20))  # "approval" | "direct"
+    # The process the clinic runs; empty means the standard one for its cancellation mode.
+    process_id: Mapped[str | None] = mapped_column(String(100))
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
 
@@ -162,7 +164,10 @@ class ProcessInstance(Base):
             sqlite_where=text("status IN ('running', 'incident')"),
             postgresql_where=text("status IN ('running', 'incident')"),
         ),
-        Index("ix_instances_clinic_status", "clinic_id", "status"),
+        Index("ix_instances_clinic_status", "clinic_id", "status", "waiting_since"),
+        Index("ix_instances_clinic_waiting", "clinic_id", "waiting_since"),
+        Index("ix_instances_clinic_element", "clinic_id", "waiting_element", "waiting_since"),
+        Index("ix_instances_clinic_started", "clinic_id", "started_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -176,6 +181,11 @@ class ProcessInstance(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the instance waits for, kept with the task rows so monitoring lists never load workflows.
+    waiting_element: Mapped[str | None] = mapped_column(String(100))
+    waiting_task: Mapped[str | None] = mapped_column(String(200))
+    waiting_roles: Mapped[str | None] = mapped_column(String(200))
+    waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     incident_element: Mapped[str | None] = mapped_column(String(100))
     incident_message: Mapped[str | None] = mapped_column(Text)
     incident_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

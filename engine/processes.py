@@ -25,8 +25,6 @@ from .roles import lane_roles
 from .scripting import HELPERS, ScriptRefused, compile_expression, compile_script
 
 PROCESSES_DIR = Path(__file__).resolve().parent.parent / "processes"
-# Which process a clinic runs, by its cancellation mode.
-CLINIC_PROCESSES = {"approval": "invoice_cancellation_request", "direct": "invoice_cancellation_direct"}
 
 _VALIDATOR: BpmnValidator | None = None
 
@@ -68,9 +66,7 @@ def _parse_text(text: str, label: str):
     try:
         return etree.fromstring(text.encode())  # noqa: S320 - analysts' files, no entities resolved
     except etree.XMLSyntaxError as exc:
-        raise ProcessDefinitionError(
-            label, exc.lineno, None, f"the file is not well-formed XML: {exc.msg}"
-        ) from None
+        raise ProcessDefinitionError(label, exc.lineno, None, f"the file is not well-formed XML: {exc.msg}") from None
 
 
 def parse_bpmn(text: str, label: str, operations: set[str]) -> list[LoadedProcess]:
@@ -91,14 +87,10 @@ def parse_bpmn(text: str, label: str, operations: set[str]) -> list[LoadedProces
             spec = parser.get_spec(process_id)
             subprocess_specs = parser.get_subprocess_specs(process_id)
         except ValidationException as exc:
-            raise ProcessDefinitionError(
-                label, _line_of(tree, exc.id), exc.id, str(exc).split("\n")[0]
-            ) from None
+            raise ProcessDefinitionError(label, _line_of(tree, exc.id), exc.id, str(exc).split("\n")[0]) from None
         _check_process(tree, label, process_id, spec, operations)
         loaded.append(
-            LoadedProcess(
-                process_id, spec.description or process_id, {label: text}, digest, spec, subprocess_specs
-            )
+            LoadedProcess(process_id, spec.description or process_id, {label: text}, digest, spec, subprocess_specs)
         )
     return loaded
 
@@ -106,16 +98,12 @@ def parse_bpmn(text: str, label: str, operations: set[str]) -> list[LoadedProces
 def _check_process(tree, label: str, process_id: str, spec, operations: set[str]) -> None:
     process = tree.xpath("//bpmn:process[@id=$id]", id=process_id, namespaces={"bpmn": _BPMN_NS})
     if process and process[0].get("isExecutable") != "true":
-        raise ProcessDefinitionError(
-            label, process[0].sourceline, process_id, "the process must be marked executable"
-        )
+        raise ProcessDefinitionError(label, process[0].sourceline, process_id, "the process must be marked executable")
     for task_spec in spec.task_specs.values():
         try:
             _check_task(task_spec, operations)
         except ValueError as exc:
-            raise ProcessDefinitionError(
-                label, _line_of(tree, task_spec.name), task_spec.name, str(exc)
-            ) from None
+            raise ProcessDefinitionError(label, _line_of(tree, task_spec.name), task_spec.name, str(exc)) from None
 
 
 _BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -129,9 +117,7 @@ def _check_task(task_spec, operations: set[str]) -> None:
             raise ValueError("the user task has no form: add camunda:formData with its fields")
         for field in form.fields:
             if field.type not in SUPPORTED_TYPES:
-                raise ValueError(
-                    f"form field '{field.id}' has type '{field.type}'; use one of {SUPPORTED_TYPES}"
-                )
+                raise ValueError(f"form field '{field.id}' has type '{field.type}'; use one of {SUPPORTED_TYPES}")
             for rule in field.validation:
                 if rule.name not in SUPPORTED_CONSTRAINTS:
                     raise ValueError(f"form field '{field.id}' has an unknown constraint '{rule.name}'")
@@ -179,9 +165,7 @@ def load_directory(directory: Path, operations: set[str]) -> dict[str, LoadedPro
     return processes
 
 
-def store_version(
-    session: Session, loaded: LoadedProcess, spec_json: str, deployed_by: str
-) -> ProcessVersion:
+def store_version(session: Session, loaded: LoadedProcess, spec_json: str, deployed_by: str) -> ProcessVersion:
     """Store a process version once per content hash; safe when two workers start together."""
     query = select(ProcessVersion).where(
         ProcessVersion.process_id == loaded.process_id, ProcessVersion.content_hash == loaded.content_hash
@@ -211,7 +195,5 @@ def store_version(
 
 def latest_version(session: Session, process_id: str) -> ProcessVersion | None:
     return session.scalar(
-        select(ProcessVersion)
-        .where(ProcessVersion.process_id == process_id)
-        .order_by(ProcessVersion.version.desc())
+        select(ProcessVersion).where(ProcessVersion.process_id == process_id).order_by(ProcessVersion.version.desc())
     )

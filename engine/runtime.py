@@ -7,7 +7,7 @@ An instance's state is stored without its spec: the spec belongs to its process 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from decimal import Decimal
@@ -57,11 +57,26 @@ def _bound(name: str) -> Callable[..., Any]:
     return call
 
 
+class _BoundOperations(Mapping[str, Callable[..., Any]]):
+    """The operations as script functions, read live so an operation registered later is callable too."""
+
+    def __getitem__(self, name: str) -> Callable[..., Any]:
+        if name not in OPERATIONS:
+            raise KeyError(name)
+        return _bound(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(OPERATIONS))
+
+    def __len__(self) -> int:
+        return len(OPERATIONS)
+
+
 @lru_cache(maxsize=1)
 def script_engine():
     from . import operations  # noqa: F401 - registers the operations
 
-    return make_script_engine({name: _bound(name) for name in OPERATIONS})
+    return make_script_engine(_BoundOperations())
 
 
 def operation_names() -> set[str]:

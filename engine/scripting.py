@@ -75,9 +75,7 @@ def compile_expression(expression: str):
 
 def compile_script(script: str):
     if any(isinstance(node, ast.Import | ast.ImportFrom) for node in ast.walk(ast.parse(script))):
-        raise ScriptRefused(
-            "imports are not allowed in scripts: use the helpers and operations the engine provides"
-        )
+        raise ScriptRefused("imports are not allowed in scripts: use the helpers and operations the engine provides")
     result = compile_restricted_exec(script)
     if result.errors:
         raise ScriptRefused("; ".join(result.errors))
@@ -89,7 +87,7 @@ class RestrictedEnvironment(TaskDataEnvironment):
 
     def __init__(self, functions: Mapping[str, Callable[..., Any]] | None = None):
         super().__init__({})
-        self.functions = dict(functions or {})
+        self.functions = functions if functions is not None else {}
         self._cache: dict[tuple[str, str], Any] = {}
 
     def _code(self, kind: str, source: str):

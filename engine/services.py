@@ -28,7 +28,7 @@ from .models import (
     UserTask,
 )
 from .operations import ActionContext
-from .processes import CLINIC_PROCESSES, LoadedProcess, latest_version
+from .processes import LoadedProcess, latest_version
 from .roles import ROLES, lane_roles
 from .runtime import (
     dump_workflow,
@@ -66,9 +66,7 @@ def get_invoice(session: Session, actor: Actor, number: str, lock: bool = False)
         query = query.with_for_update(of=Invoice)
     invoice = session.scalar(query)
     if invoice is None:
-        raise NotFound(
-            f"Invoice {number} was not found in {actor.clinic_name}: check the number and search again."
-        )
+        raise NotFound(f"Invoice {number} was not found in {actor.clinic_name}: check the number and search again.")
     return invoice
 
 
@@ -82,20 +80,14 @@ def active_instance(session: Session, invoice: Invoice) -> ProcessInstance | Non
 
 def clinic_process(session: Session, actor: Actor) -> tuple[ProcessVersion, LoadedProcess]:
     """The latest deployed version of the process the actor's clinic runs."""
-    version = latest_version(session, CLINIC_PROCESSES[actor.cancellation_mode])
+    version = latest_version(session, actor.process_id)
     if version is None:
-        raise Conflict(
-            "No cancellation process is deployed: ask an administrator to start the app with processes/."
-        )
+        raise Conflict("No cancellation process is deployed: ask an administrator to start the app with processes/.")
     return version, parsed_version(version.id, version.source_files)
 
 
 def _ready_rows(session: Session, instance: ProcessInstance) -> list[UserTask]:
-    return list(
-        session.scalars(
-            select(UserTask).where(UserTask.instance_id == instance.id, UserTask.state == "ready")
-        )
-    )
+    return list(session.scalars(select(UserTask).where(UserTask.instance_id == instance.id, UserTask.state == "ready")))
 
 
 def _waiting_words(rows: list[UserTask]) -> str:
@@ -251,9 +243,7 @@ def _continue(session, actor, invoice, instance, element_id, submitted, screen) 
             )
         raise Conflict(_not_waiting_message(session, instance, element_id, ready))
     if instance.status == "incident":
-        raise Conflict(
-            "This cancellation is stopped by an incident: the administrator must resolve it first."
-        )
+        raise Conflict("This cancellation is stopped by an incident: the administrator must resolve it first.")
     version = instance.version
     spec = loaded.spec.task_specs[element_id]
     if screen == APPROVAL_SCREEN:
@@ -278,9 +268,7 @@ def _not_waiting_message(session, instance, element_id, ready) -> str:
     if done is not None:
         who = session.get(User, done.completed_by_id)
         when = done.completed_at.strftime("%Y-%m-%d %H:%M UTC")
-        return (
-            f"{done.name} was already done by {who.full_name} ({who.username}) at {when}: reload to see it."
-        )
+        return f"{done.name} was already done by {who.full_name} ({who.username}) at {when}: reload to see it."
     return f"This step is not open now: the cancellation waits for {_waiting_words(ready)}."
 
 
@@ -333,9 +321,7 @@ def history(session: Session, actor: Actor, invoice: Invoice) -> list[AuditEvent
     """The invoice's cancellation history, oldest first."""
     if invoice.clinic_id != actor.clinic_id:
         raise NotFound("Invoice not found.")
-    return list(
-        session.scalars(select(AuditEvent).where(AuditEvent.invoice_id == invoice.id).order_by(AuditEvent.id))
-    )
+    return list(session.scalars(select(AuditEvent).where(AuditEvent.invoice_id == invoice.id).order_by(AuditEvent.id)))
 
 
 def history_details(event: AuditEvent) -> dict:

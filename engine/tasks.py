@@ -58,17 +58,36 @@ def sync_task_rows(
     done_row.completed_at = now
     done_row.completed_by_id = actor_id
     done_row.form_data = json.dumps(values, default=str)
+    session.flush()
+    sync_ready_rows(session, workflow, instance, now)
+
+
+def sync_ready_rows(session: Session, workflow: BpmnWorkflow, instance: ProcessInstance, now: datetime) -> None:
+    """Rows for newly ready user tasks; rows whose task is no longer ready are cancelled."""
     ready_ids = {str(t.id): t for t in ready_user_tasks(workflow)}
-    rows = session.scalars(
-        select(UserTask).where(UserTask.instance_id == instance.id, UserTask.state == "ready")
-    ).all()
+    rows = session.scalars(select(UserTask).where(UserTask.instance_id == instance.id, UserTask.state == "ready")).all()
     for row in rows:
-        if row is not done_row and row.task_id not in ready_ids:
+        if row.task_id not in ready_ids:
             row.state = "cancelled"
-    known = {r.task_id for r in rows} | {done_row.task_id}
+    known = {r.task_id for r in rows}
+    waiting = [r for r in rows if r.state == "ready"]
     for task_id, task in ready_ids.items():
         if task_id not in known:
-            session.add(_row_for(instance, task, now))
+            waiting.append(_row_for(instance, task, now))
+            session.add(waiting[-1])
+    set_waiting(instance, waiting)
+
+
+def set_waiting(instance: ProcessInstance, ready_rows: list[UserTask]) -> None:
+    """Copy what the instance waits for onto it, so the monitoring lists are plain indexed SQL."""
+    ready_rows = sorted(ready_rows, key=lambda r: r.created_at)
+    if not ready_rows or instance.status not in ("running",):
+        instance.waiting_element = instance.waiting_task = instance.waiting_roles = instance.waiting_since = None
+        return
+    instance.waiting_element = ready_rows[0].element_id
+    instance.waiting_task = "; ".join(r.name for r in ready_rows)
+    instance.waiting_roles = ",".join(dict.fromkeys(role for r in ready_rows for role in r.roles.split(",")))
+    instance.waiting_since = ready_rows[0].created_at
 
 
 def _row_for(instance: ProcessInstance, task, now: datetime) -> UserTask:

@@ -59,9 +59,7 @@ def database_url(db_template, tmp_path):
         engine = create_engine(db_template)
         tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
         with engine.begin() as conn:
-            conn.execute(
-                text("SET LOCAL session_replication_role = replica")
-            )  # test reset only: skips audit triggers
+            conn.execute(text("SET LOCAL session_replication_role = replica"))  # test reset only: skips audit triggers
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         engine.dispose()
         return db_template
@@ -117,9 +115,7 @@ def snapshot(factory) -> dict:
     """Every row of every table: compare before and after a refused action to prove nothing was written."""
     with unit_of_work(factory) as session:
         return {
-            table.name: [
-                tuple(row) for row in session.execute(select(table).order_by(*table.primary_key.columns))
-            ]
+            table.name: [tuple(row) for row in session.execute(select(table).order_by(*table.primary_key.columns))]
             for table in Base.metadata.sorted_tables
         }
 
@@ -141,9 +137,7 @@ class WebClient:
         response = self.client.post(
             "/login", data={"username": username, "password": password, "csrf_token": csrf_from(page.text)}
         )
-        self.token = (
-            csrf_from(self.client.get("/billing/invoices").text) if response.status_code == 302 else None
-        )
+        self.token = csrf_from(self.client.get("/billing/invoices").text) if response.status_code == 302 else None
         return response
 
     def get(self, url, **kwargs):

@@ -62,9 +62,7 @@ def test_two_approvers_at_once_give_one_decision(demo, session_factory):
     def decide(actor, decision):
         def action():
             with unit_of_work(session_factory) as s:
-                return approvals.decide(
-                    s, actor, request_id, {"decision": decision, "decision_remarks": "mine"}
-                )
+                return approvals.decide(s, actor, request_id, {"decision": decision, "decision_remarks": "mine"})
 
         return action
 

@@ -14,9 +14,7 @@ DECISION = FieldDef(
     required=True,
     options=(Option("approve", "Approve"), Option("reject", "Reject")),
 )
-REMARKS = FieldDef(
-    "decision_remarks", "Remarks", "string", required_if='decision == "reject"', maxlength=1000
-)
+REMARKS = FieldDef("decision_remarks", "Remarks", "string", required_if='decision == "reject"', maxlength=1000)
 REVIEW = FormDef("review_request", "Review request", (DECISION, REMARKS))
 
 
@@ -34,9 +32,7 @@ def test_required_if_follows_the_other_field():
 
 
 def test_enum_must_be_one_of_the_diagram_values():
-    assert errors_of(REVIEW, {"decision": "maybe"}) == {
-        "decision": "Decision must be one of: Approve, Reject."
-    }
+    assert errors_of(REVIEW, {"decision": "maybe"}) == {"decision": "Decision must be one of: Approve, Reject."}
     assert "choose one of Approve, Reject" in errors_of(REVIEW, {})["decision"]
 
 

@@ -22,18 +22,13 @@ def uow(session_factory):
 
 def request(uow, actor, number, reason="duplicate", remarks="Billed twice"):
     with uow() as s:
-        return services.complete_task(
-            s, actor, number, "request_cancellation", {"reason": reason, "remarks": remarks}
-        )
+        return services.complete_task(s, actor, number, "request_cancellation", {"reason": reason, "remarks": remarks})
 
 
 def decide(uow, actor, number, decision, remarks=""):
     with uow() as s:
         req = s.scalars(
-            select(CancellationRequest)
-            .join(Invoice)
-            .where(Invoice.number == number)
-            .order_by(CancellationRequest.id)
+            select(CancellationRequest).join(Invoice).where(Invoice.number == number).order_by(CancellationRequest.id)
         ).all()[-1]
         return approvals.decide(s, actor, req.id, {"decision": decision, "decision_remarks": remarks})
 
@@ -103,9 +98,7 @@ def test_direct_path_cancels_at_once(demo, uow):
     lakeside = demo.actor("lakeside")
     number = demo.invoice_numbers("LS")[0]
     with uow() as s:
-        actions = services.invoice_actions(
-            s, lakeside, s.scalar(select(Invoice).where(Invoice.number == number))
-        )
+        actions = services.invoice_actions(s, lakeside, s.scalar(select(Invoice).where(Invoice.number == number)))
     assert [(a.name, a.enabled) for a in actions] == [("Cancel Invoice", True)]
     cancel(uow, lakeside, number, "Wrong patient")
     inv = invoice(uow, number)
@@ -137,9 +130,7 @@ def test_history_records_who_did_what_with_every_remark(demo, uow):
     decide(uow, approver, number, "approve", "Confirmed duplicate")
     cancel(uow, billing, number, "Done")
     with uow() as s:
-        events = s.scalars(
-            select(AuditEvent).where(AuditEvent.action == "task_completed").order_by(AuditEvent.id)
-        )
+        events = s.scalars(select(AuditEvent).where(AuditEvent.action == "task_completed").order_by(AuditEvent.id))
         rows = [(e.actor_id, json.loads(e.details)["task"], json.loads(e.details)["values"]) for e in events]
     assert rows == [
         (
@@ -207,9 +198,7 @@ def test_refusals_write_nothing(demo, uow, db_snapshot):
 
     request(uow, billing, number)
     before = db_snapshot()
-    with pytest.raises(
-        Conflict, match=r"already has an open cancellation \(Requested\) that waits for Review request"
-    ):
+    with pytest.raises(Conflict, match=r"already has an open cancellation \(Requested\) that waits for Review request"):
         request(uow, billing, number)  # a second request while one is pending
     with pytest.raises(Conflict):
         cancel(uow, billing, number)  # still not approved

@@ -108,8 +108,6 @@ def test_versions_are_stored_once_per_content(session_factory, processes_copy):
     with unit_of_work(session_factory) as session:
         deploy_processes(session, processes_copy)
         rows = session.execute(
-            select(ProcessVersion.process_id, func.max(ProcessVersion.version)).group_by(
-                ProcessVersion.process_id
-            )
+            select(ProcessVersion.process_id, func.max(ProcessVersion.version)).group_by(ProcessVersion.process_id)
         ).all()
     assert dict(rows) == {"invoice_cancellation_request": 2, "invoice_cancellation_direct": 1}

@@ -19,9 +19,7 @@ def test_plain_conditions_and_scripts_work(env):
         'amount >= 1000 and decision == "approve"', {"amount": Decimal("1500.00"), "decision": "approve"}
     )
     data = {"items": [1, 2, 3]}
-    env.execute(
-        "total = sum(items)\nlevel = 'high' if total > 5 else 'low'\nd = {'a': 1}\nd['b'] = double(2)", data
-    )
+    env.execute("total = sum(items)\nlevel = 'high' if total > 5 else 'low'\nd = {'a': 1}\nd['b'] = double(2)", data)
     assert data == {"items": [1, 2, 3], "total": 6, "level": "high", "d": {"a": 1, "b": 4}}
 
 

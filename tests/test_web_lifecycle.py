@@ -97,9 +97,7 @@ def test_request_approve_cancel_through_the_pages(web, demo, session_factory):
     assert '<option value="">Choose…</option>' in form and " selected" not in form  # no preselected reason
     for option in ("Duplicate invoice", "Wrong patient", "Wrong amount", "Other"):
         assert option in form
-    saved = billing.post(
-        task_url(number, "request_cancellation"), {"reason": "duplicate", "remarks": "Billed twice"}
-    )
+    saved = billing.post(task_url(number, "request_cancellation"), {"reason": "duplicate", "remarks": "Billed twice"})
     assert saved.status_code == 302
     assert "Requested" in row_of(billing.get("/billing/invoices").text, number)
 
@@ -114,9 +112,7 @@ def test_request_approve_cancel_through_the_pages(web, demo, session_factory):
     assert number in approver.get(APPROVAL_QUEUE, query_string={"status": "approved"}).text
     assert "Approved" in row_of(billing.get("/billing/invoices").text, number)
 
-    assert (
-        billing.post(task_url(number, "cancel_invoice"), {"cancel_remarks": "As approved"}).status_code == 302
-    )
+    assert billing.post(task_url(number, "cancel_invoice"), {"cancel_remarks": "As approved"}).status_code == 302
     row = row_of(billing.get("/billing/invoices").text, number)
     assert "Cancelled" in row
     detail = billing.get(f"/billing/invoices/{number}").text
@@ -136,16 +132,11 @@ def test_reject_then_new_request(web, demo, session_factory):
     billing, approver = web("billing"), web("approver")
     billing.post(task_url(number, "request_cancellation"), {"reason": "other", "remarks": "Typo"})
     review_url = f"/billing/financial-approval/requests/{request_id(session_factory, number)}"
-    assert (
-        approver.post(review_url, {"decision": "reject", "decision_remarks": "Invoice is right"}).status_code
-        == 302
-    )
+    assert approver.post(review_url, {"decision": "reject", "decision_remarks": "Invoice is right"}).status_code == 302
     assert "Rejected" in row_of(billing.get("/billing/invoices").text, number)
     assert number in approver.get(APPROVAL_QUEUE, query_string={"status": "rejected"}).text
     assert (
-        billing.post(
-            task_url(number, "request_cancellation"), {"reason": "other", "remarks": "Again"}
-        ).status_code
+        billing.post(task_url(number, "request_cancellation"), {"reason": "other", "remarks": "Again"}).status_code
         == 302
     )
     assert "Requested" in row_of(billing.get("/billing/invoices").text, number)
@@ -156,10 +147,7 @@ def test_direct_clinic_cancels_from_the_menu(web, demo):
     lakeside = web("lakeside")
     row = row_of(lakeside.get("/billing/invoices").text, number)
     assert "Cancel Invoice" in row and "Invoice Cancellation Request" not in row
-    assert (
-        lakeside.post(task_url(number, "cancel_invoice"), {"cancel_remarks": "Wrong patient"}).status_code
-        == 302
-    )
+    assert lakeside.post(task_url(number, "cancel_invoice"), {"cancel_remarks": "Wrong patient"}).status_code == 302
     assert "Cancelled" in row_of(lakeside.get("/billing/invoices").text, number)
     assert lakeside.get(APPROVAL_QUEUE).status_code == 403
 
@@ -179,14 +167,9 @@ def test_approval_queue_filters_by_clinic_dates(web, demo, session_factory):
     on_ninth = approver.get(APPROVAL_QUEUE, query_string={"from": "2026-03-09", "to": "2026-03-09"}).text
     assert numbers[0] in on_ninth and numbers[1] not in on_ninth
     assert "2026-03-09 22:30" in on_ninth  # shown in the clinic's time zone
-    assert (
-        numbers[0]
-        not in approver.get(APPROVAL_QUEUE, query_string={"from": "2026-03-10", "to": "2026-03-10"}).text
-    )
+    assert numbers[0] not in approver.get(APPROVAL_QUEUE, query_string={"from": "2026-03-10", "to": "2026-03-10"}).text
     today = (datetime.now(UTC) - timedelta(hours=5)).date().isoformat()
-    by_number = approver.get(
-        APPROVAL_QUEUE, query_string={"number": numbers[1][-5:], "from": "2026-01-01"}
-    ).text
+    by_number = approver.get(APPROVAL_QUEUE, query_string={"number": numbers[1][-5:], "from": "2026-01-01"}).text
     assert numbers[1] in by_number and numbers[0] not in by_number
     bad = approver.get(APPROVAL_QUEUE, query_string={"from": "yesterday", "to": today})
     assert bad.status_code == 422 and "From must be a date written as YYYY-MM-DD." in bad.text
@@ -219,9 +202,7 @@ def test_a_field_added_in_the_diagram_appears_on_screen_and_is_validated(tmp_pat
             'label for="field-reference">Duplicate of invoice'
             in client.get(task_url(number, "request_cancellation")).text
         )
-        refused = client.post(
-            task_url(number, "request_cancellation"), {"reason": "duplicate", "remarks": "x"}
-        )
+        refused = client.post(task_url(number, "request_cancellation"), {"reason": "duplicate", "remarks": "x"})
         assert refused.status_code == 422 and "Duplicate of invoice is required" in refused.text
         done = client.post(
             task_url(number, "request_cancellation"),

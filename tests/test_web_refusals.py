@@ -58,9 +58,7 @@ def test_bad_request_form_is_refused_with_a_message(web, number, db_snapshot, da
 
 
 def test_entered_values_are_kept_after_a_refusal(web, number):
-    response = web("billing").post(
-        task_url(number, "request_cancellation"), {"reason": "wrong_amount", "remarks": ""}
-    )
+    response = web("billing").post(task_url(number, "request_cancellation"), {"reason": "wrong_amount", "remarks": ""})
     assert '<option value="wrong_amount" selected>' in response.text
 
 
@@ -68,9 +66,7 @@ def test_second_request_while_one_is_pending(web, number, db_snapshot):
     client = web("billing")
     client.post(task_url(number, "request_cancellation"), {"reason": "duplicate", "remarks": "first"})
     before = db_snapshot()
-    response = client.post(
-        task_url(number, "request_cancellation"), {"reason": "duplicate", "remarks": "second"}
-    )
+    response = client.post(task_url(number, "request_cancellation"), {"reason": "duplicate", "remarks": "second"})
     assert response.status_code == 409
     assert "already has an open cancellation (Requested)" in response.text
     assert db_snapshot() == before
@@ -99,9 +95,7 @@ def test_request_or_cancel_on_a_cancelled_invoice(web, demo, db_snapshot):
 
 
 def test_decisions_refused(web, number, session_factory, db_snapshot):
-    web("supervisor").post(
-        task_url(number, "request_cancellation"), {"reason": "duplicate", "remarks": "mine"}
-    )
+    web("supervisor").post(task_url(number, "request_cancellation"), {"reason": "duplicate", "remarks": "mine"})
     url = review_url(session_factory, number)
     supervisor, approver, admin = web("supervisor"), web("approver"), web("admin")
     before = db_snapshot()

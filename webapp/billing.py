@@ -58,6 +58,4 @@ def task(number: str, element_id: str):
     with uow(read_only=True) as session:
         found = services.get_invoice(session, actor(), number)
         form = services.task_form(session, actor(), found, element_id)
-    return render_template(
-        "billing/task.html", invoice=found, form=form, values=values, errors=errors
-    ), status
+    return render_template("billing/task.html", invoice=found, form=form, values=values, errors=errors), status

@@ -26,9 +26,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(403)
     def forbidden(exc):
-        return render_template(
-            "error.html", title="Not allowed", message="Your roles do not allow this page."
-        ), 403
+        return render_template("error.html", title="Not allowed", message="Your roles do not allow this page."), 403
 
     @app.errorhandler(404)
     def not_found(exc):

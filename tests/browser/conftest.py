@@ -22,9 +22,7 @@ def chromium_path() -> str:
     """The system Chromium; missing means skip locally but fail in CI (a skipped suite must not pass CI)."""
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
-            pytest.fail(
-                f"Chromium is missing at {CHROMIUM}: CI must install it (apt-get install -y chromium)"
-            )
+            pytest.fail(f"Chromium is missing at {CHROMIUM}: CI must install it (apt-get install -y chromium)")
         pytest.skip("Chromium is missing: install it with 'sudo apt-get install -y chromium'")
     return str(CHROMIUM)
 

@@ -1,0 +1,245 @@
+"""Process instance monitoring for clinic administrators: lists, counts and export as plain SQL.
+
+Nothing here deserializes a workflow: what an instance waits for is kept on its row (see tasks.set_waiting).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, aliased
+
+from .accounts import Actor
+from .errors import Invalid
+from .models import Invoice, ProcessInstance, ProcessVersion, User, utcnow
+from .queries import MAX_PER_PAGE, day_bounds_utc
+from .roles import ROLES
+
+STATUSES = ("running", "completed", "terminated", "incident")
+STATUS_LABELS = {
+    "running": "Running",
+    "completed": "Completed",
+    "terminated": "Terminated",
+    "incident": "Incident",
+}
+
+
+@dataclass(frozen=True)
+class InstanceFilters:
+    status: str = ""
+    process_id: str = ""
+    version: int | None = None
+    waiting_element: str = ""
+    number: str = ""
+    started_from: date | None = None
+    started_to: date | None = None
+
+    def check(self) -> None:
+        errors = {}
+        if self.status and self.status not in STATUSES:
+            errors["status"] = f"Status must be one of: {', '.join(STATUS_LABELS.values())}."
+        if self.started_from and self.started_to and self.started_from > self.started_to:
+            errors["started_to"] = "Started To must be on or after Started From."
+        if errors:
+            raise Invalid(errors)
+
+
+@dataclass(frozen=True)
+class InstanceRow:
+    id: int
+    invoice_number: str
+    process_id: str
+    process_name: str
+    version: int
+    status: str
+    waiting_task: str | None
+    waiting_roles: str | None
+    waiting_since: datetime | None
+    started_by: str
+    started_at: datetime
+    incident_element: str | None
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def waiting_for(self) -> str:
+        """E.g. "Review request — Approver, Clinic administrator"."""
+        if not self.waiting_task:
+            return ""
+        roles = ", ".join(ROLES.get(r, r) for r in (self.waiting_roles or "").split(",") if r)
+        return f"{self.waiting_task} — {roles}" if roles else self.waiting_task
+
+
+def _query(actor: Actor, filters: InstanceFilters) -> Select:
+    starter = aliased(User)
+    query = (
+        select(
+            ProcessInstance.id,
+            Invoice.number,
+            ProcessVersion.process_id,
+            ProcessVersion.name,
+            ProcessVersion.version,
+            ProcessInstance.status,
+            ProcessInstance.waiting_task,
+            ProcessInstance.waiting_roles,
+            ProcessInstance.waiting_since,
+            starter.full_name,
+            ProcessInstance.started_at,
+            ProcessInstance.incident_element,
+        )
+        .join(Invoice, Invoice.id == ProcessInstance.invoice_id)
+        .join(ProcessVersion, ProcessVersion.id == ProcessInstance.process_version_id)
+        .join(starter, starter.id == ProcessInstance.started_by_id)
+        .where(ProcessInstance.clinic_id == actor.clinic_id)
+    )
+    if filters.status:
+        query = query.where(ProcessInstance.status == filters.status)
+    if filters.process_id:
+        query = query.where(ProcessVersion.process_id == filters.process_id)
+    if filters.version is not None:
+        query = query.where(ProcessVersion.version == filters.version)
+    if filters.waiting_element:
+        query = query.where(ProcessInstance.waiting_element == filters.waiting_element)
+    if filters.number.strip():
+        term = filters.number.strip()
+        # A prefix as an index range on (clinic_id, number): fast on both databases.
+        query = query.where(Invoice.number >= term, Invoice.number < term + "\uffff")
+    if filters.started_from:
+        query = query.where(ProcessInstance.started_at >= day_bounds_utc(filters.started_from, actor.timezone)[0])
+    if filters.started_to:
+        query = query.where(ProcessInstance.started_at < day_bounds_utc(filters.started_to, actor.timezone)[1])
+    return query
+
+
+def _ordered(query: Select) -> Select:
+    """Longest waiting first; then the newest of those that wait for nobody."""
+    return query.order_by(
+        ProcessInstance.waiting_since.asc().nulls_last(),
+        ProcessInstance.started_at.desc(),
+        ProcessInstance.id.desc(),
+    )
+
+
+@dataclass(frozen=True)
+class InstancePage:
+    items: list[InstanceRow]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def list_instances(
+    session: Session, actor: Actor, filters: InstanceFilters, page: int = 1, per_page: int = 25
+) -> InstancePage:
+    filters.check()
+    query = _query(actor, filters)
+    per_page = min(max(per_page, 1), MAX_PER_PAGE)
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    page = min(max(page, 1), max(1, -(-total // per_page)))
+    rows = session.execute(_ordered(query).limit(per_page).offset((page - 1) * per_page)).all()
+    return InstancePage([InstanceRow(*row) for row in rows], total, page, per_page)
+
+
+@dataclass(frozen=True)
+class Overview:
+    counts: dict[str, int]
+    oldest_waiting_since: datetime | None
+
+    @property
+    def oldest_waiting_age(self) -> str:
+        if self.oldest_waiting_since is None:
+            return "nothing waits"
+        seconds = int((utcnow() - self.oldest_waiting_since).total_seconds())
+        days, rest = divmod(max(seconds, 0), 86400)
+        hours, rest = divmod(rest, 3600)
+        return f"{days} d {hours} h" if days else f"{hours} h {rest // 60} min"
+
+
+def overview(session: Session, actor: Actor) -> Overview:
+    rows = session.execute(
+        select(ProcessInstance.status, func.count())
+        .where(ProcessInstance.clinic_id == actor.clinic_id)
+        .group_by(ProcessInstance.status)
+    ).all()
+    counts = {status: 0 for status in STATUSES} | dict(rows)
+    oldest = session.scalar(
+        select(func.min(ProcessInstance.waiting_since)).where(
+            ProcessInstance.clinic_id == actor.clinic_id, ProcessInstance.status == "running"
+        )
+    )
+    return Overview(counts, oldest)
+
+
+def filter_choices(session: Session, actor: Actor) -> dict[str, list]:
+    """Values the filters offer: processes with versions, and the tasks instances wait on."""
+    versions = session.execute(
+        select(ProcessVersion.process_id, ProcessVersion.name, ProcessVersion.version).order_by(
+            ProcessVersion.process_id, ProcessVersion.version
+        )
+    ).all()
+    tasks = session.execute(
+        select(ProcessInstance.waiting_element, func.min(ProcessInstance.waiting_task))
+        .where(ProcessInstance.clinic_id == actor.clinic_id, ProcessInstance.waiting_element.is_not(None))
+        .group_by(ProcessInstance.waiting_element)
+    ).all()
+    return {"versions": versions, "tasks": tasks}
+
+
+CSV_HEADER = [
+    "Invoice No.",
+    "Process",
+    "Version",
+    "Status",
+    "Waiting for",
+    "Waiting since (UTC)",
+    "Started by",
+    "Started at (UTC)",
+    "Incident at",
+]
+
+
+def _cell(value) -> str:
+    """Spreadsheet-safe: a cell that starts like a formula is prefixed with a quote."""
+    text = "" if value is None else (value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, datetime) else str(value))
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def export_csv(session: Session, actor: Actor, filters: InstanceFilters) -> Iterator[str]:
+    """The filtered list as CSV lines, in the list's order, streamed in batches."""
+    filters.check()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_HEADER)
+    yield buffer.getvalue()
+    for row in session.execute(_ordered(_query(actor, filters)).execution_options(yield_per=1000)):
+        r = InstanceRow(*row)
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(
+            [
+                _cell(v)
+                for v in (
+                    r.invoice_number,
+                    r.process_name,
+                    r.version,
+                    r.status_label,
+                    r.waiting_for,
+                    r.waiting_since,
+                    r.started_by,
+                    r.started_at,
+                    r.incident_element,
+                )
+            ]
+        )
+        yield buffer.getvalue()
