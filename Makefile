@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install run serve migrate seed-demo test test-sqlite test-postgres lint validate clean
+.PHONY: install run serve migrate seed-demo test test-sqlite test-postgres lint validate clean vendor-bpmn-js bench
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -50,3 +50,16 @@ test-postgres: install
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache
+
+BPMN_JS_VERSION ?= 18.31.1
+BPMN_JS_DIR := webapp/static/vendor/bpmn-js
+
+# Refresh the vendored bpmn.io viewer from the npm registry (needs npm; `make run` and `make test` never do).
+vendor-bpmn-js:
+	rm -rf /tmp/bpmn-js-vendor && mkdir -p /tmp/bpmn-js-vendor
+	cd /tmp/bpmn-js-vendor && npm pack --silent bpmn-js@$(BPMN_JS_VERSION) && tar xzf bpmn-js-$(BPMN_JS_VERSION).tgz
+	rm -rf $(BPMN_JS_DIR) && mkdir -p $(BPMN_JS_DIR)/assets
+	cp /tmp/bpmn-js-vendor/package/dist/bpmn-navigated-viewer.production.min.js $(BPMN_JS_DIR)/
+	cp /tmp/bpmn-js-vendor/package/dist/assets/diagram-js.css /tmp/bpmn-js-vendor/package/dist/assets/bpmn-js.css $(BPMN_JS_DIR)/assets/
+	cp /tmp/bpmn-js-vendor/package/LICENSE $(BPMN_JS_DIR)/LICENSE
+	printf 'bpmn-js %s (npm), dist/bpmn-navigated-viewer.production.min.js and dist/assets/*.css.\nLicence: LICENSE (bpmn.io licence: keep the bpmn.io watermark visible).\nRefresh: make vendor-bpmn-js BPMN_JS_VERSION=x.y.z\n' $(BPMN_JS_VERSION) > $(BPMN_JS_DIR)/VERSION

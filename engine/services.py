@@ -138,6 +138,8 @@ def _actions(actor, loaded, invoice, instance, ready) -> list[Action]:
             reason = "The invoice is already cancelled."
         elif instance is None and spec.name != start.name:
             reason = f"Available later in the process: submit an {start.bpmn_name or start.name} first."
+        elif instance is not None and instance.status == "incident":
+            reason = "The cancellation is stopped by an incident: the clinic administrator is resolving it."
         elif instance is not None and spec.name not in {r.element_id for r in ready}:
             status = (invoice.approval_status or instance.status).capitalize()
             reason = f"Not available now: the cancellation is {status} and waits for {_waiting_words(ready)}."

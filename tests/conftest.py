@@ -96,14 +96,14 @@ class Demo:
         self.factory = factory
 
     def actor(self, username: str):
-        with unit_of_work(self.factory) as session:
+        with unit_of_work(self.factory, read_only=True) as session:
             user = session.scalar(select(User).where(User.username == username))
             return actor_for(session, user.id)
 
     def invoice_numbers(self, prefix: str = "NS") -> list[str]:
         from engine.models import Invoice
 
-        with unit_of_work(self.factory) as session:
+        with unit_of_work(self.factory, read_only=True) as session:
             return list(
                 session.scalars(
                     select(Invoice.number).where(Invoice.number.like(f"{prefix}-%")).order_by(Invoice.number)

@@ -1,0 +1,143 @@
+"""Home > Administration > Process Instances: monitor, retry and terminate the clinic's instances (admins)."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+
+from engine import admin, monitoring, queries
+from engine.db import unit_of_work
+from engine.errors import Invalid
+
+from .auth import roles_required
+from .views import actor, uow
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _filters() -> tuple[monitoring.InstanceFilters, dict]:
+    args = request.args
+    raw = {k: args.get(k, "").strip() for k in ("status", "process", "version", "task", "number", "from", "to")}
+    errors = {}
+    version = None
+    if raw["version"]:
+        if raw["version"].isdigit():
+            version = int(raw["version"])
+        else:
+            errors["version"] = "Version must be a whole number, e.g. 2."
+    try:
+        started_from = queries.parse_day(raw["from"], "Started From", "from")
+        started_to = queries.parse_day(raw["to"], "Started To", "to")
+    except Invalid as exc:
+        errors.update(exc.errors)
+        started_from = started_to = None
+    if errors:
+        raise Invalid(errors)
+    filters = monitoring.InstanceFilters(
+        status=raw["status"],
+        process_id=raw["process"],
+        version=version,
+        waiting_element=raw["task"],
+        number=raw["number"],
+        started_from=started_from,
+        started_to=started_to,
+    )
+    filters.check()
+    return filters, raw
+
+
+@bp.get("/instances")
+@roles_required("admin")
+def instances():
+    page, errors, raw = (
+        None,
+        {},
+        {k: request.args.get(k, "") for k in ("status", "process", "version", "task", "number", "from", "to")},
+    )
+    with uow(read_only=True) as session:
+        try:
+            filters, raw = _filters()
+            number = request.args.get("page", "1")
+            page = monitoring.list_instances(session, actor(), filters, page=int(number) if number.isdigit() else 1)
+        except Invalid as exc:
+            errors = exc.errors
+        summary = monitoring.overview(session, actor())
+        choices = monitoring.filter_choices(session, actor())
+    args = {k: v for k, v in raw.items() if v}
+    return render_template(
+        "admin/instances.html",
+        page=page,
+        summary=summary,
+        choices=choices,
+        filters=raw,
+        args=args,
+        errors=errors,
+        statuses=monitoring.STATUS_LABELS,
+    ), 422 if errors else 200
+
+
+@bp.get("/instances.csv")
+@roles_required("admin")
+def instances_csv():
+    filters, _raw = _filters()
+    who = actor()
+    factory = current_app.extensions["session_factory"]
+
+    def rows():
+        with unit_of_work(factory, read_only=True) as session:
+            yield from monitoring.export_csv(session, who, filters)
+
+    headers = {"Content-Disposition": "attachment; filename=process-instances.csv"}
+    return Response(stream_with_context(rows()), mimetype="text/csv", headers=headers)
+
+
+@bp.get("/instances/<int:instance_id>")
+@roles_required("admin")
+def instance(instance_id: int):
+    return _instance_page(instance_id)
+
+
+def _instance_page(instance_id: int, reason_errors: dict | None = None, status: int = 200):
+    with uow(read_only=True) as session:
+        detail = admin.instance_detail(session, actor(), instance_id)
+    diagram = {
+        "xml": detail.xml,
+        "ready": detail.ready,
+        "completed": detail.completed,
+        "failed": detail.failed,
+        "flows": detail.flows_taken,
+    }
+    return render_template("admin/instance.html", d=detail, diagram=diagram, reason_errors=reason_errors or {}), status
+
+
+@bp.post("/instances/<int:instance_id>/retry")
+@roles_required("admin")
+def retry(instance_id: int):
+    with uow() as session:
+        went_through = admin.retry(session, actor(), instance_id)
+    if went_through:
+        flash("Retried: the step went through and the instance goes on.", "success")
+    else:
+        flash("The retry failed again; the incident shows the new error. Fix the cause, then retry.", "error")
+    return redirect(url_for("admin.instance", instance_id=instance_id))
+
+
+@bp.post("/instances/<int:instance_id>/terminate")
+@roles_required("admin")
+def terminate(instance_id: int):
+    try:
+        with uow() as session:
+            admin.terminate(session, actor(), instance_id, request.form.get("reason"))
+    except Invalid as exc:
+        return _instance_page(instance_id, exc.errors, 422)
+    flash("The instance is terminated; the invoice stays Open and a new request may be made.", "success")
+    return redirect(url_for("admin.instance", instance_id=instance_id))
