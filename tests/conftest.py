@@ -19,6 +19,7 @@ from engine.db import unit_of_work
 from engine.demo import seed_demo
 from engine.migrate import upgrade
 from engine.models import Base, User
+from engine.runtime import OPERATIONS, operation
 from webapp import create_app
 
 TEST_DB = os.environ.get("TEST_DB", "sqlite")
@@ -167,3 +168,25 @@ def web(app):
         return client
 
     return make
+
+
+class Ledger:
+    """A stand-in for an outside ledger system the test diagram posts to; it can be down."""
+
+    down = False
+    posted: list[str] = []
+
+
+@pytest.fixture
+def ledger():
+    if "ledger_post" not in OPERATIONS:
+
+        @operation("ledger_post")
+        def ledger_post(ctx, invoice_number: str) -> None:
+            if Ledger.down:
+                raise ConnectionError("ledger unreachable (connection refused)")
+            Ledger.posted.append(invoice_number)
+
+    Ledger.down, Ledger.posted = True, []
+    yield Ledger
+    Ledger.down = False

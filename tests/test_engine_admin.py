@@ -13,31 +13,8 @@ from engine.bootstrap import deploy_processes
 from engine.db import unit_of_work
 from engine.errors import Conflict, Forbidden, Invalid, NotFound
 from engine.models import AuditEvent, CancellationRequest, Clinic, Invoice, ProcessInstance, UserTask
-from engine.runtime import OPERATIONS, operation
 
 TEST_PROCESSES = Path(__file__).parent / "processes"
-
-
-class Ledger:
-    """A stand-in for an outside ledger system the test diagram posts to; it can be down."""
-
-    down = False
-    posted: list[str] = []
-
-
-@pytest.fixture
-def ledger():
-    if "ledger_post" not in OPERATIONS:
-
-        @operation("ledger_post")
-        def ledger_post(ctx, invoice_number: str) -> None:
-            if Ledger.down:
-                raise ConnectionError("ledger unreachable (connection refused)")
-            Ledger.posted.append(invoice_number)
-
-    Ledger.down, Ledger.posted = True, []
-    yield Ledger
-    Ledger.down = False
 
 
 @pytest.fixture

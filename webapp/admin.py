@@ -40,8 +40,6 @@ def _filters() -> tuple[monitoring.InstanceFilters, dict]:
     except Invalid as exc:
         errors.update(exc.errors)
         started_from = started_to = None
-    if errors:
-        raise Invalid(errors)
     filters = monitoring.InstanceFilters(
         status=raw["status"],
         process_id=raw["process"],
@@ -51,7 +49,12 @@ def _filters() -> tuple[monitoring.InstanceFilters, dict]:
         started_from=started_from,
         started_to=started_to,
     )
-    filters.check()
+    try:
+        filters.check()
+    except Invalid as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise Invalid(errors)
     return filters, raw
 
 
