@@ -9,7 +9,7 @@ from .accounts import Actor
 from .errors import Conflict, Forbidden, NotFound
 from .forms import FormDef, describe_form
 from .models import CancellationRequest, ProcessInstance, UserTask
-from .runtime import parsed_version
+from .runtime import spec_of
 from .services import (
     APPROVAL_SCREEN,
     Outcome,
@@ -43,7 +43,7 @@ def review_form(session: Session, actor: Actor, request: CancellationRequest) ->
     if row is None:
         return None, "This request waits for no decision right now."
     instance = session.get(ProcessInstance, request.instance_id)
-    spec = parsed_version(instance.version.id, instance.version.source_files).spec.task_specs[row.element_id]
+    spec = spec_of(instance.version).spec.task_specs[row.element_id]
     try:
         check_role(actor, spec)
         check_separation_of_duties(session, actor, instance)
@@ -80,7 +80,7 @@ def reason_names(session: Session, requests: list[CancellationRequest]) -> dict[
     names: dict[int, str] = {}
     for request in requests:
         instance = session.get(ProcessInstance, request.instance_id)
-        loaded = parsed_version(instance.version.id, instance.version.source_files)
+        loaded = spec_of(instance.version)
         field = describe_form(first_user_task(loaded)).get("reason")
         names[request.id] = field.option_name(request.reason) if field else request.reason
     return names

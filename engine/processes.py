@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from . import checks
 from .errors import ProcessDefinitionError, ProcessesInvalid
 from .forms import SUPPORTED_CONSTRAINTS, SUPPORTED_TYPES
 from .models import ProcessVersion
@@ -62,37 +63,146 @@ def _id_at_line(tree, line: int | None) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Source:
+    name: str  # the file name stored with a version
+    label: str  # how problems name the file (its path)
+    text: str
+
+
+MAX_FILE_BYTES = 1_000_000
+_DMN_NAMESPACES = ("https://www.omg.org/spec/DMN/", "http://www.omg.org/spec/DMN/")
+
+
 def _parse_text(text: str, label: str):
+    if len(text.encode()) > MAX_FILE_BYTES:
+        raise ProcessDefinitionError(label, None, None, "the file is over 1 MB: is it really a diagram?")
     try:
         return etree.fromstring(text.encode())  # noqa: S320 - analysts' files, no entities resolved
     except etree.XMLSyntaxError as exc:
         raise ProcessDefinitionError(label, exc.lineno, None, f"the file is not well-formed XML: {exc.msg}") from None
 
 
-def parse_bpmn(text: str, label: str, operations: set[str]) -> list[LoadedProcess]:
-    """Parse and check one BPMN file; raise ProcessDefinitionError naming the file, line and element."""
-    root = _parse_text(text, label)
-    tree = root.getroottree()
+def _kind(root) -> str | None:
+    qname = etree.QName(root)
+    if qname.localname != "definitions":
+        return None
+    if qname.namespace == _BPMN_NS:
+        return "bpmn"
+    if qname.namespace and qname.namespace.startswith(_DMN_NAMESPACES):
+        return "dmn"
+    return None
+
+
+def _read(source: Source):
+    root = _parse_text(source.text, source.label)
+    kind = _kind(root)
+    expected = "dmn" if source.name.lower().endswith(".dmn") else "bpmn"
+    if kind != expected:
+        what = {"bpmn": "a BPMN 2.0", "dmn": "a DMN"}[expected]
+        raise ProcessDefinitionError(
+            source.label, root.sourceline, None, f"the file is not {what} file (its root is <{root.tag}>)"
+        )
+    return root
+
+
+def _check_dmn(source: Source, root) -> dict[str, tuple[set[str], set[str]]]:
     parser = CamundaParser(validator=validator())
     try:
-        parser.add_bpmn_xml(tree, filename=label)
+        parser.add_dmn_xml(root, filename=source.label)
+        for dmn in parser.dmn_parsers.values():
+            dmn.parse()
+    except ValidationException as exc:
+        line = exc.line_number or _line_of(root.getroottree(), exc.id)
+        element = exc.id or _id_at_line(root.getroottree(), line)
+        raise ProcessDefinitionError(source.label, line, element, str(exc).split("\n")[0]) from None
+    for element_id, message in checks.unique_overlaps(root):
+        raise ProcessDefinitionError(source.label, _line_of(root.getroottree(), element_id), element_id, message)
+    return checks.dmn_decisions(root)
+
+
+def parse_sources(sources: list[Source], operations: set[str]) -> dict[str, LoadedProcess]:
+    """Every process of the BPMN sources, each with the DMN sources it uses; ProcessesInvalid lists problems."""
+    problems: list[ProcessDefinitionError] = []
+    dmns: list[tuple[Source, object, dict]] = []
+    bpmns: list[tuple[Source, object]] = []
+    for source in sources:
+        try:
+            root = _read(source)
+            if source.name.lower().endswith(".dmn"):
+                dmns.append((source, root, _check_dmn(source, root)))
+            else:
+                bpmns.append((source, root))
+        except ProcessDefinitionError as exc:
+            problems.append(exc)
+    processes: dict[str, LoadedProcess] = {}
+    for source, root in bpmns:
+        try:
+            for loaded in _parse_bpmn(source, root, dmns, operations):
+                processes[loaded.process_id] = loaded
+        except ProcessDefinitionError as exc:
+            problems.append(exc)
+    if problems:
+        raise ProcessesInvalid(problems)
+    return processes
+
+
+def _parse_bpmn(source: Source, root, dmns, operations: set[str]) -> list[LoadedProcess]:
+    tree = root.getroottree()
+    parser = CamundaParser(validator=validator())
+    for dmn_source, dmn_root, _decisions in dmns:
+        parser.add_dmn_xml(dmn_root, filename=dmn_source.name)
+    try:
+        parser.add_bpmn_xml(tree, filename=source.label)
     except ValidationException as exc:
         line = exc.line_number or _line_of(tree, exc.id)
         element = exc.id or _id_at_line(tree, line)
-        raise ProcessDefinitionError(label, line, element, str(exc).split("\n")[0]) from None
+        raise ProcessDefinitionError(source.label, line, element, str(exc).split("\n")[0]) from None
+    decisions = {d: (src, io) for src, _root, found in dmns for d, io in found.items()}
     loaded = []
-    digest = hashlib.sha256(text.encode()).hexdigest()
     for process_id in parser.get_process_ids():
         try:
             spec = parser.get_spec(process_id)
             subprocess_specs = parser.get_subprocess_specs(process_id)
         except ValidationException as exc:
-            raise ProcessDefinitionError(label, _line_of(tree, exc.id), exc.id, str(exc).split("\n")[0]) from None
-        _check_process(tree, label, process_id, spec, operations)
-        loaded.append(
-            LoadedProcess(process_id, spec.description or process_id, {label: text}, digest, spec, subprocess_specs)
-        )
+            raise ProcessDefinitionError(
+                source.label, _line_of(tree, exc.id), exc.id, str(exc).split("\n")[0]
+            ) from None
+        _check_process(tree, source.label, process_id, spec, operations)
+        used = _check_xml(tree, source.label, process_id, decisions)
+        files = {source.name: source.text} | {s.name: s.text for s in used}
+        digest = hashlib.sha256(json.dumps(sorted(files.items())).encode()).hexdigest()
+        loaded.append(LoadedProcess(process_id, spec.description or process_id, files, digest, spec, subprocess_specs))
     return loaded
+
+
+def _check_xml(tree, label: str, process_id: str, decisions: dict) -> list[Source]:
+    """Reachability, gateway conditions, and the DMN tables the process uses; returns those DMN sources."""
+    process = tree.xpath("//bpmn:process[@id=$id]", id=process_id, namespaces={"bpmn": _BPMN_NS})[0]
+    problems = checks.unreachable(process) + checks.gateway_conditions(process)
+    used: list[Source] = []
+    outputs = {d: io[1] for d, (_src, io) in decisions.items()}
+    for task in process.xpath(".//bpmn:businessRuleTask", namespaces=checks.NS):
+        ref = task.get(f"{{{checks.CAMUNDA}}}decisionRef")
+        if ref not in decisions:
+            problems.append((task.get("id"), f"the decision table '{ref}' is in no DMN file of processes/"))
+            continue
+        dmn_source, (inputs, _outputs) = decisions[ref]
+        if dmn_source not in used:
+            used.append(dmn_source)
+        missing = sorted(inputs - checks.produced_before(process, task.get("id"), outputs))
+        if missing:
+            problems.append(
+                (task.get("id"), f"the decision table '{ref}' reads {', '.join(missing)}, which no earlier step sets")
+            )
+    for element_id, message in problems:
+        raise ProcessDefinitionError(label, _line_of(tree, element_id), element_id, message)
+    return used
+
+
+def parse_files(files: dict[str, str], operations: set[str]) -> dict[str, LoadedProcess]:
+    """Parse a stored version's files (its BPMN file and the DMN files it uses)."""
+    return parse_sources([Source(name, name, text) for name, text in files.items()], operations)
 
 
 def _check_process(tree, label: str, process_id: str, spec, operations: set[str]) -> None:
@@ -150,19 +260,14 @@ def _check_calls(script: str, operations: set[str]) -> None:
             raise ValueError(f"the script calls '{node.func.id}', which is not an operation of the engine")
 
 
+def read_directory(directory: Path) -> list[Source]:
+    paths = sorted([*directory.glob("*.bpmn"), *directory.glob("*.dmn")])
+    return [Source(p.name, str(p), p.read_text(encoding="utf-8")) for p in paths]
+
+
 def load_directory(directory: Path, operations: set[str]) -> dict[str, LoadedProcess]:
-    """Every process of every .bpmn file in the folder; raises ProcessesInvalid listing every broken file."""
-    processes: dict[str, LoadedProcess] = {}
-    problems: list[ProcessDefinitionError] = []
-    for path in sorted(directory.glob("*.bpmn")):
-        try:
-            for loaded in parse_bpmn(path.read_text(encoding="utf-8"), str(path), operations):
-                processes[loaded.process_id] = loaded
-        except ProcessDefinitionError as exc:
-            problems.append(exc)
-    if problems:
-        raise ProcessesInvalid(problems)
-    return processes
+    """Every process of the folder's .bpmn files with the .dmn files they use; ProcessesInvalid lists problems."""
+    return parse_sources(read_directory(directory), operations)
 
 
 def store_version(session: Session, loaded: LoadedProcess, spec_json: str, deployed_by: str) -> ProcessVersion:

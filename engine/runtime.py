@@ -19,7 +19,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
-from .processes import LoadedProcess, parse_bpmn
+from .processes import LoadedProcess, parse_files
 from .scripting import make_script_engine
 
 
@@ -102,12 +102,14 @@ def spec_json_of(loaded: LoadedProcess) -> str:
     return json.dumps({"spec": whole["spec"], "subprocess_specs": whole["subprocess_specs"]})
 
 
+def spec_of(version) -> LoadedProcess:
+    """The parsed spec of a stored process version (its forms and tasks), cached per version."""
+    return _parsed(version.id, version.process_id, version.source_files)
+
+
 @lru_cache(maxsize=64)
-def parsed_version(version_id: int, source_files: str) -> LoadedProcess:
-    """The parsed spec of a stored version (its forms and tasks), cached per version."""
-    files = json.loads(source_files)
-    (name, text), *_ = files.items()
-    return parse_bpmn(text, name, operation_names())[0]
+def _parsed(version_id: int, process_id: str, source_files: str) -> LoadedProcess:
+    return parse_files(json.loads(source_files), operation_names())[process_id]
 
 
 def new_workflow(loaded: LoadedProcess, data: dict[str, Any]) -> BpmnWorkflow:

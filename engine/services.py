@@ -35,8 +35,8 @@ from .runtime import (
     load_workflow,
     new_workflow,
     operations_bound_to,
-    parsed_version,
     ready_user_tasks,
+    spec_of,
 )
 from .tasks import first_user_task, screen_of, sync_task_rows, user_task_specs
 
@@ -83,7 +83,7 @@ def clinic_process(session: Session, actor: Actor) -> tuple[ProcessVersion, Load
     version = latest_version(session, actor.process_id)
     if version is None:
         raise Conflict("No cancellation process is deployed: ask an administrator to start the app with processes/.")
-    return version, parsed_version(version.id, version.source_files)
+    return version, spec_of(version)
 
 
 def _ready_rows(session: Session, instance: ProcessInstance) -> list[UserTask]:
@@ -122,7 +122,7 @@ def actions_for_invoices(session: Session, actor: Actor, invoices: list[Invoice]
     for invoice in invoices:
         instance = instances.get(invoice.id)
         # A running instance keeps the version it started with: its steps decide what is offered.
-        own = parsed_version(instance.version.id, instance.version.source_files) if instance else loaded
+        own = spec_of(instance.version) if instance else loaded
         actions[invoice.id] = _actions(actor, own, invoice, instance, ready.get(invoice.id, []))
     return actions
 
@@ -157,7 +157,7 @@ def task_form(session: Session, actor: Actor, invoice: Invoice, element_id: str)
     version, loaded = clinic_process(session, actor)
     instance = active_instance(session, invoice)
     if instance is not None:
-        loaded = parsed_version(instance.version.id, instance.version.source_files)
+        loaded = spec_of(instance.version)
     return describe_form(loaded.spec.task_specs[element_id])
 
 
@@ -232,7 +232,7 @@ def _check_role_of(actor: Actor, loaded: LoadedProcess, element_id: str) -> None
 
 
 def _continue(session, actor, invoice, instance, element_id, submitted, screen) -> Outcome:
-    loaded = parsed_version(instance.version.id, instance.version.source_files)
+    loaded = spec_of(instance.version)
     _check_role_of(actor, loaded, element_id)
     ready = _ready_rows(session, instance)
     row = next((r for r in ready if r.element_id == element_id and r.screen == screen), None)
