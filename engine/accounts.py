@@ -29,7 +29,7 @@ class Actor:
     user_id: int
     username: str
     full_name: str
-    clinic_id: int
+    clinic_id: int | None  # None for installation-wide users (analysts)
     clinic_name: str
     cancellation_mode: str
     timezone: str
@@ -39,6 +39,10 @@ class Actor:
 
     def has_any(self, roles) -> bool:
         return bool(self.roles.intersection(roles))
+
+    @property
+    def is_analyst(self) -> bool:
+        return "analyst" in self.roles
 
     @property
     def role_names(self) -> str:
@@ -58,15 +62,22 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
 
 
 def actor_for(session: Session, user_id: int) -> Actor | None:
-    """The Actor of an active user with at least one role in a clinic (None otherwise)."""
+    """The Actor of an active user with at least one role (None otherwise).
+
+    Clinic roles bind the user to that clinic; an analyst's grant has no clinic and sees every process.
+    """
     user = session.get(User, user_id)
     if user is None or not user.active:
         return None
-    grants = session.scalars(select(RoleGrant).where(RoleGrant.user_id == user_id)).all()
+    grants = session.scalars(select(RoleGrant).where(RoleGrant.user_id == user_id).order_by(RoleGrant.id)).all()
     if not grants:
         return None
-    clinic = session.get(Clinic, grants[0].clinic_id)
-    roles = frozenset(g.role for g in grants if g.clinic_id == clinic.id)
+    everywhere = frozenset(g.role for g in grants if g.clinic_id is None)
+    clinic_ids = [g.clinic_id for g in grants if g.clinic_id is not None]
+    if not clinic_ids:
+        return Actor(user.id, user.username, user.full_name, None, "All clinics", "", "UTC", "", everywhere, "")
+    clinic = session.get(Clinic, clinic_ids[0])
+    roles = frozenset(g.role for g in grants if g.clinic_id == clinic.id) | everywhere
     return Actor(
         user.id,
         user.username,

@@ -66,6 +66,7 @@ class InstanceDetail:
     ready: list[str]
     completed: list[str]
     failed: list[str]
+    cancelled: list[str]
     flows_taken: list[str]
     tasks: list[TaskLine]
     variables: dict[str, Any]
@@ -94,9 +95,9 @@ def instance_detail(session: Session, actor: Actor, instance_id: int) -> Instanc
         state = _state_word(task.state)
         if state in by_state:
             by_state[state].add(spec.bpmn_id)
-        if state == "future":
-            continue
         row = rows.get(str(task.id))
+        if state == "future" or (state == "cancelled" and row is None):
+            continue
         completer = users.get(row.completed_by_id) if row else None
         lines.append(
             TaskLine(
@@ -121,6 +122,9 @@ def instance_detail(session: Session, actor: Actor, instance_id: int) -> Instanc
         ready=sorted(by_state["ready"]),
         completed=sorted(by_state["completed"]),
         failed=sorted(by_state["failed"]),
+        cancelled=sorted(
+            {r.element_id for r in rows.values() if r.state == "cancelled"} - by_state["ready"] - by_state["completed"]
+        ),
         flows_taken=_flows_taken(xml, instance.version.process_id, by_state["completed"], by_state),
         tasks=lines,
         variables=variables,
@@ -181,6 +185,7 @@ def terminate(session: Session, actor: Actor, instance_id: int, reason: str | No
         request.status = "terminated"
         request.decision_remarks = request.decision_remarks or None
         invoice.approval_status = "terminated"
+        context.audit("approval_status", status="terminated")
     context.audit("instance_terminated", reason=text)
 
 

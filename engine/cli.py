@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
             print("The database already has data: demo data not added.")
             return 0
         seed_demo(session)
-    print("Demo data added: users billing, approver, supervisor, admin, lakeside (password: demo).")
+    print("Demo data added: users billing, approver, supervisor, admin, lakeside, analyst (password: demo).")
     return 0
 
 

@@ -23,6 +23,7 @@ USERS = [
     ("supervisor", "Sam Supervisor", "Northside Clinic", ["billing_staff", "approver"]),
     ("admin", "Ada Admin", "Northside Clinic", ["admin"]),
     ("lakeside", "Lee Lakeside", "Lakeside Clinic", ["billing_staff"]),
+    ("analyst", "Ana Analyst", None, ["analyst"]),  # installation-wide, no clinic
 ]
 FIRST = [
     "Maria",
@@ -87,7 +88,8 @@ def seed_demo(session: Session, invoices_per_clinic: int = 300, seed: int = 7) -
         user = User(username=username, full_name=full_name, password_hash=password)
         session.add(user)
         session.flush()
-        session.add_all(RoleGrant(user_id=user.id, clinic_id=clinics[clinic].id, role=r) for r in roles)
+        clinic_id = clinics[clinic].id if clinic else None
+        session.add_all(RoleGrant(user_id=user.id, clinic_id=clinic_id, role=r) for r in roles)
     today = date.today()
     for name, _mode, _currency, _tz, prefix in CLINICS:
         for n in range(1, invoices_per_clinic + 1):

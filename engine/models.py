@@ -94,14 +94,17 @@ class User(Base):
 
 
 class RoleGrant(Base):
-    """A user holds a role in a clinic; several rows give several roles (and, later, clinics)."""
+    """A user holds a role in a clinic; several rows give several roles (and, later, clinics).
+
+    Installation-wide roles (the business analyst) have no clinic.
+    """
 
     __tablename__ = "role_grants"
     __table_args__ = (UniqueConstraint("user_id", "clinic_id", "role"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinics.id"), index=True)
     role: Mapped[str] = mapped_column(String(40))
 
     user: Mapped[User] = relationship(back_populates="grants")
@@ -244,6 +247,21 @@ class CancellationRequest(Base):
     invoice: Mapped[Invoice] = relationship(lazy="joined")
     requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id], lazy="joined")
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id], lazy="joined")
+
+
+class Deployment(Base):
+    """Who deployed which file when, and the process version it made (or found already stored)."""
+
+    __tablename__ = "deployments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    deployed_by: Mapped[str] = mapped_column(String(80))
+    deployed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    process_version_id: Mapped[int | None] = mapped_column(ForeignKey("process_versions.id"))
+    outcome: Mapped[str] = mapped_column(String(40))  # new_version | unchanged
+
+    version: Mapped[ProcessVersion | None] = relationship(lazy="joined")
 
 
 class AuditEvent(Base):

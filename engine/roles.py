@@ -6,6 +6,7 @@ ROLES: dict[str, str] = {
     "billing_staff": "Billing staff",
     "approver": "Approver",
     "admin": "Clinic administrator",
+    "analyst": "Business analyst",  # installation-wide: owns the processes, sees no invoice
 }
 
 

@@ -117,6 +117,7 @@ def _instance_page(instance_id: int, reason_errors: dict | None = None, status: 
         "ready": detail.ready,
         "completed": detail.completed,
         "failed": detail.failed,
+        "cancelled": detail.cancelled,
         "flows": detail.flows_taken,
     }
     return render_template("admin/instance.html", d=detail, diagram=diagram, reason_errors=reason_errors or {}), status

@@ -55,6 +55,19 @@ def roles_required(*roles: str):
     return decorate
 
 
+def clinic_required(view):
+    """The page shows a clinic's data: users of a clinic only (analysts work on processes, not invoices)."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(*args, **kwargs):
+        if current_user.actor.clinic_id is None:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
 def _safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
         return target
@@ -74,6 +87,8 @@ def login():
             flash("Username or password is not right, or the account has no clinic role. Try again.", "error")
             return render_template("auth/login.html", form=form), 401
         login_user(WebUser(found))
+        if found.clinic_id is None and not request.args.get("next"):
+            return redirect(url_for("processes.index"))
         return redirect(_safe_next(request.args.get("next")))
     return render_template("auth/login.html", form=form)
 
@@ -88,6 +103,8 @@ def logout():
 
 @bp.get("/")
 def home():
+    if current_user.is_authenticated and current_user.actor.clinic_id is None:
+        return redirect(url_for("processes.index"))
     return redirect(url_for("billing.invoices"))
 
 

@@ -7,7 +7,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from engine import queries, services
 from engine.errors import Invalid
 
-from .auth import login_required
+from .auth import clinic_required
 from .forms import submitted_values
 from .views import actor, uow
 
@@ -22,7 +22,7 @@ def _int_arg(name: str, default: int) -> int:
 
 
 @bp.get("/invoices")
-@login_required
+@clinic_required
 def invoices():
     q = request.args.get("q", "").strip()
     with uow(read_only=True) as session:
@@ -32,7 +32,7 @@ def invoices():
 
 
 @bp.get("/invoices/<number>")
-@login_required
+@clinic_required
 def invoice(number: str):
     with uow(read_only=True) as session:
         found = services.get_invoice(session, actor(), number)
@@ -43,7 +43,7 @@ def invoice(number: str):
 
 
 @bp.route("/invoices/<number>/tasks/<element_id>", methods=["GET", "POST"])
-@login_required
+@clinic_required
 def task(number: str, element_id: str):
     values, errors, status = {}, {}, 200
     if request.method == "POST":

@@ -59,6 +59,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["approval_label"] = lambda s: APPROVAL_LABELS.get(s or "", "")
     app.jinja_env.globals["ROLES"] = ROLES
+    app.jinja_env.filters["file_names"] = lambda source_files: sorted(json.loads(source_files))
     app.jinja_env.filters["audit_pair"] = lambda event: (event, json.loads(event.details or "{}"))
 
     @app.after_request

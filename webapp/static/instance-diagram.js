@@ -38,6 +38,7 @@
       mark(data.completed, "state-completed");
       mark(data.flows, "state-taken");
       mark(data.failed, "state-failed");
+      mark(data.cancelled || [], "state-cancelled");
       mark(data.ready, "state-ready");
       canvas.zoom("fit-viewport");
       document.getElementById("canvas").dataset.rendered = "true";

@@ -1,0 +1,264 @@
+"""Analysts own the processes: versions, their files, comparing two versions, and deploying a changed file."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from SpiffWorkflow.bpmn.util.diff import SpecDiff
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .accounts import Actor
+from .errors import Forbidden, Invalid, NotFound, ProcessesInvalid
+from .forms import FieldDef, describe_form
+from .models import ACTIVE_INSTANCE_STATUSES, Deployment, ProcessInstance, ProcessVersion
+from .processes import MAX_FILE_BYTES, LoadedProcess, Source, parse_sources, store_version
+from .runtime import SERIALIZER, operation_names, spec_json_of, spec_of
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,150}\.(bpmn|dmn)$")
+
+
+def _may_view(actor: Actor) -> None:
+    if not (actor.is_analyst or "admin" in actor.roles):
+        raise Forbidden("Only business analysts and clinic administrators may see the processes.")
+
+
+def _must_be_analyst(actor: Actor) -> None:
+    if not actor.is_analyst:
+        raise Forbidden("Only a business analyst may deploy a process.")
+
+
+@dataclass
+class VersionRow:
+    version: ProcessVersion
+    running: int
+
+
+@dataclass
+class ProcessRow:
+    process_id: str
+    name: str
+    versions: list[VersionRow]
+
+
+def list_processes(session: Session, actor: Actor) -> list[ProcessRow]:
+    """Each process with its versions, newest first, and its running instances (the admin's clinic only)."""
+    _may_view(actor)
+    counts = select(ProcessInstance.process_version_id, func.count()).where(
+        ProcessInstance.status.in_(ACTIVE_INSTANCE_STATUSES)
+    )
+    if not actor.is_analyst:
+        counts = counts.where(ProcessInstance.clinic_id == actor.clinic_id)
+    running = dict(session.execute(counts.group_by(ProcessInstance.process_version_id)).all())
+    rows: dict[str, ProcessRow] = {}
+    versions = session.scalars(
+        select(ProcessVersion).order_by(ProcessVersion.process_id, ProcessVersion.version.desc())
+    )
+    for version in versions:
+        row = rows.setdefault(version.process_id, ProcessRow(version.process_id, version.name, []))
+        row.versions.append(VersionRow(version, running.get(version.id, 0)))
+    return list(rows.values())
+
+
+def get_version(session: Session, actor: Actor, version_id: int) -> ProcessVersion:
+    _may_view(actor)
+    version = session.get(ProcessVersion, version_id)
+    if version is None:
+        raise NotFound(f"Process version {version_id} does not exist.")
+    return version
+
+
+def version_files(version: ProcessVersion) -> dict[str, str]:
+    return json.loads(version.source_files)
+
+
+def bpmn_of(version: ProcessVersion) -> str:
+    return next(text for name, text in version_files(version).items() if name.lower().endswith(".bpmn"))
+
+
+def recent_deployments(session: Session, actor: Actor, limit: int = 20) -> list[Deployment]:
+    _may_view(actor)
+    return list(session.scalars(select(Deployment).order_by(Deployment.id.desc()).limit(limit)))
+
+
+# ---- compare -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TaskChange:
+    element_id: str
+    name: str
+    what: list[str] = field(default_factory=list)
+    fields_added: list[str] = field(default_factory=list)
+    fields_removed: list[str] = field(default_factory=list)
+    fields_changed: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Comparison:
+    old: ProcessVersion
+    new: ProcessVersion
+    added: list[str]
+    removed: list[str]
+    changed: list[TaskChange]
+    files_changed: list[str]
+
+
+def _name(spec) -> str:
+    return f"{spec.bpmn_name or spec.name} ({spec.name})"
+
+
+def _field_words(f: FieldDef) -> dict:
+    return {
+        "label": f.label,
+        "type": f.type,
+        "required": f.required,
+        "required if": f.required_if,
+        "minimum length": f.minlength,
+        "maximum length": f.maxlength,
+        "minimum": f.min,
+        "maximum": f.max,
+        "read-only": f.readonly,
+        "choices": ", ".join(o.name for o in f.options) or None,
+        "default": f.default,
+    }
+
+
+def _form_changes(old_spec, new_spec, change: TaskChange) -> None:
+    old_form, new_form = describe_form(old_spec), describe_form(new_spec)
+    old_fields = {f.id: f for f in old_form.fields}
+    new_fields = {f.id: f for f in new_form.fields}
+    change.fields_added = [f"{new_fields[i].label} ({i})" for i in new_fields if i not in old_fields]
+    change.fields_removed = [f"{old_fields[i].label} ({i})" for i in old_fields if i not in new_fields]
+    for field_id in old_fields.keys() & new_fields.keys():
+        before, after = _field_words(old_fields[field_id]), _field_words(new_fields[field_id])
+        for key in before:
+            if before[key] != after[key]:
+                change.fields_changed.append(f"{after['label']} ({field_id}): {key} {before[key]!r} → {after[key]!r}")
+
+
+def compare(session: Session, actor: Actor, old_id: int, new_id: int) -> Comparison:
+    """Tasks added, removed and changed between two versions of a process, and each changed form's fields."""
+    old, new = get_version(session, actor, old_id), get_version(session, actor, new_id)
+    if old.process_id != new.process_id:
+        raise Invalid({"new": "Compare two versions of the same process."})
+    old_spec, new_spec = spec_of(old).spec, spec_of(new).spec
+    diff = SpecDiff(SERIALIZER.registry, old_spec, new_spec)
+    changed = []
+    for spec, attributes in diff.changed.items():
+        change = TaskChange(spec.name, spec.bpmn_name or spec.name, sorted(attributes))
+        if getattr(spec, "manual", False) and getattr(diff.alignment.get(spec), "manual", False):
+            _form_changes(spec, diff.alignment[spec], change)
+        if change.what or change.fields_added or change.fields_removed or change.fields_changed:
+            changed.append(change)
+    # SpecDiff does not compare lanes: who does a task is a change analysts care about.
+    for spec, aligned in diff.alignment.items():
+        if aligned is not None and getattr(spec, "lane", None) != getattr(aligned, "lane", None):
+            entry = next((c for c in changed if c.element_id == spec.name), None)
+            if entry is None:
+                entry = TaskChange(spec.name, spec.bpmn_name or spec.name)
+                changed.append(entry)
+            entry.what.append(f"lane {spec.lane!r} → {aligned.lane!r}")
+    old_files, new_files = version_files(old), version_files(new)
+    files_changed = sorted(n for n in old_files.keys() | new_files.keys() if old_files.get(n) != new_files.get(n))
+    return Comparison(
+        old=old,
+        new=new,
+        added=[_name(s) for s in diff.added if s.bpmn_id],
+        removed=[_name(s) for s in diff.removed if s.bpmn_id],
+        changed=[c for c in changed if not c.element_id.endswith((".BoundaryEventSplit", ".EndJoin"))],
+        files_changed=files_changed,
+    )
+
+
+# ---- deploy --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DeployResult:
+    deployments: list[Deployment]
+
+    @property
+    def message(self) -> str:
+        parts = []
+        for d in self.deployments:
+            verb = "is now version" if d.outcome == "new_version" else "already is version"
+            parts.append(f"{d.version.name} {verb} {d.version.version}")
+        return "Deployed: " + "; ".join(parts) + "." if parts else "Nothing to deploy."
+
+
+def _current_sources(session: Session) -> dict[str, Source]:
+    """The files of every process's latest version: the set an uploaded file joins or replaces."""
+    latest = (
+        select(ProcessVersion.process_id, func.max(ProcessVersion.version).label("v"))
+        .group_by(ProcessVersion.process_id)
+        .subquery()
+    )
+    versions = session.scalars(
+        select(ProcessVersion).join(
+            latest, (latest.c.process_id == ProcessVersion.process_id) & (latest.c.v == ProcessVersion.version)
+        )
+    )
+    sources: dict[str, Source] = {}
+    for version in versions:
+        for name, text in version_files(version).items():
+            sources[name] = Source(name, name, text)
+    return sources
+
+
+def check_upload(filename: str, data: bytes) -> Source:
+    """The upload as a Source, or Invalid with what to do (file name, size, encoding)."""
+    name = (filename or "").rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+    if not _SAFE_NAME.match(name):
+        raise Invalid({"file": "Choose a .bpmn or .dmn file (letters, digits, dots, dashes and underscores)."})
+    if len(data) > MAX_FILE_BYTES:
+        raise Invalid({"file": f"{name} is over 1 MB: upload the diagram file itself."})
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Invalid({"file": f"{name} is not UTF-8 text: save it from the modeller as XML."}) from None
+    return Source(name, name, text)
+
+
+def validate_upload(session: Session, source: Source) -> list[LoadedProcess]:
+    """Validate exactly as `make validate` does, among the deployed files; ProcessesInvalid on problems.
+
+    A BPMN file is checked with the deployed DMN files; a DMN file with every deployed process, and the
+    processes that use it are the ones it changes.
+    """
+    sources = _current_sources(session)
+    sources[source.name] = source
+    is_bpmn = source.name.lower().endswith(".bpmn")
+    chosen = [s for s in sources.values() if s.name.lower().endswith(".dmn") or not is_bpmn or s.name == source.name]
+    processes = parse_sources(chosen, operation_names())
+    return [p for p in processes.values() if source.name in p.files]
+
+
+def deploy(session: Session, actor: Actor, filename: str, data: bytes) -> DeployResult:
+    """Deploy one uploaded file: validated like `make validate`; a new version only where content changed."""
+    _must_be_analyst(actor)
+    source = check_upload(filename, data)
+    try:
+        processes = validate_upload(session, source)
+    except ProcessesInvalid as exc:
+        raise Invalid({"file": "\n".join(p.message for p in exc.problems)}) from None
+    if not processes:
+        raise Invalid({"file": f"{source.name} is used by no process: deploy the BPMN file that uses it first."})
+    deployments = []
+    for loaded in processes:
+        existing = session.scalar(
+            select(ProcessVersion.id).where(
+                ProcessVersion.process_id == loaded.process_id, ProcessVersion.content_hash == loaded.content_hash
+            )
+        )
+        version = store_version(session, loaded, spec_json_of(loaded), actor.username)
+        outcome = "unchanged" if existing else "new_version"
+        deployment = Deployment(
+            filename=source.name, deployed_by=actor.username, process_version_id=version.id, outcome=outcome
+        )
+        session.add(deployment)
+        session.flush()
+        deployments.append(deployment)
+    return DeployResult(deployments)

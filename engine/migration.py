@@ -1,0 +1,151 @@
+"""Move waiting instances from one version of a process to a newer one: a dry run first, then one by one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
+from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from .accounts import Actor
+from .db import unit_of_work
+from .errors import DomainError, Forbidden, Invalid, NotFound
+from .models import Invoice, ProcessInstance, ProcessVersion
+from .operations import ActionContext
+from .runtime import SERIALIZER, dump_workflow, load_workflow, operations_bound_to, spec_of
+from .tasks import sync_ready_rows
+
+MIGRATABLE = ("running", "incident")
+
+
+def _may_migrate(actor: Actor) -> None:
+    if not (actor.is_analyst or "admin" in actor.roles):
+        raise Forbidden("Only a clinic administrator (own clinic) or a business analyst may migrate instances.")
+
+
+@dataclass
+class PlanLine:
+    instance_id: int
+    invoice_number: str
+    status: str
+    waiting: str
+    outcome: str  # kept | changed | removed | not waiting
+    detail: str
+
+    @property
+    def movable(self) -> bool:
+        return self.outcome in ("kept", "changed")
+
+
+def _versions(session: Session, from_id: int, to_id: int) -> tuple[ProcessVersion, ProcessVersion]:
+    old, new = session.get(ProcessVersion, from_id), session.get(ProcessVersion, to_id)
+    if old is None or new is None:
+        raise NotFound("Choose two existing versions of the process.")
+    if old.process_id != new.process_id:
+        raise Invalid({"to": "Migrate between versions of the same process."})
+    if new.version <= old.version:
+        raise Invalid({"to": f"Choose a version newer than {old.version}: instances only move forward."})
+    return old, new
+
+
+def _candidates(session: Session, actor: Actor, old: ProcessVersion, element_id: str, ids: list[int] | None):
+    query = select(ProcessInstance).where(ProcessInstance.process_version_id == old.id)
+    if not actor.is_analyst:
+        query = query.where(ProcessInstance.clinic_id == actor.clinic_id)
+    if ids:
+        query = query.where(ProcessInstance.id.in_(ids))
+    else:
+        query = query.where(ProcessInstance.status.in_(MIGRATABLE))
+        if element_id:
+            query = query.where(
+                (ProcessInstance.waiting_element == element_id) | (ProcessInstance.incident_element == element_id)
+            )
+    return list(session.scalars(query.order_by(ProcessInstance.id)))
+
+
+def _plan_line(session: Session, instance: ProcessInstance, new: ProcessVersion) -> PlanLine:
+    number = session.scalar(select(Invoice.number).where(Invoice.id == instance.invoice_id))
+    waiting = instance.waiting_task or instance.incident_element or ""
+    if instance.status not in MIGRATABLE:
+        return PlanLine(
+            instance.id, number, instance.status, waiting, "not waiting", "it is not waiting: nothing to move"
+        )
+    workflow = load_workflow(instance.state_json, instance.version.spec_json)
+    target = spec_of(new)
+    diff, _ = diff_workflow(SERIALIZER.registry, workflow, target.spec, target.subprocess_specs)
+    open_tasks = workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.ERROR)
+    removed = [t for t in open_tasks if t in diff.removed]
+    changed = [t for t in open_tasks if t in diff.changed]
+    if removed:
+        names = ", ".join(t.task_spec.bpmn_name or t.task_spec.name for t in removed)
+        return PlanLine(instance.id, number, instance.status, waiting, "removed", f"{names} no longer exists there")
+    if changed:
+        names = ", ".join(t.task_spec.bpmn_name or t.task_spec.name for t in changed)
+        return PlanLine(instance.id, number, instance.status, waiting, "changed", f"{names} changed: it moves")
+    return PlanLine(instance.id, number, instance.status, waiting, "kept", "its waiting task is the same there")
+
+
+def plan(
+    session: Session, actor: Actor, from_id: int, to_id: int, element_id: str = "", ids: list[int] | None = None
+) -> list[PlanLine]:
+    """The dry run: per instance, what happens to its waiting task (kept, changed, removed)."""
+    _may_migrate(actor)
+    old, new = _versions(session, from_id, to_id)
+    return [_plan_line(session, i, new) for i in _candidates(session, actor, old, element_id, ids)]
+
+
+@dataclass
+class MigrationResult:
+    moved: list[PlanLine]
+    refused: list[PlanLine]
+
+
+def migrate(
+    factory: sessionmaker[Session], actor: Actor, from_id: int, to_id: int, element_id: str = "", ids=None
+) -> MigrationResult:
+    """Move each movable instance in its own transaction, audited; the others are refused with the reason."""
+    with unit_of_work(factory, read_only=True) as session:
+        lines = plan(session, actor, from_id, to_id, element_id, ids)
+    moved, refused = [], []
+    for line in lines:
+        if not line.movable:
+            refused.append(line)
+            continue
+        try:
+            with unit_of_work(factory) as session:
+                moved.append(_move(session, actor, line.instance_id, from_id, to_id))
+        except (DomainError, WorkflowException) as exc:
+            line.outcome, line.detail = "refused", getattr(exc, "message", str(exc))
+            refused.append(line)
+    return MigrationResult(moved, refused)
+
+
+def _move(session: Session, actor: Actor, instance_id: int, from_id: int, to_id: int) -> PlanLine:
+    instance = session.get(ProcessInstance, instance_id)
+    invoice = session.scalar(select(Invoice).where(Invoice.id == instance.invoice_id).with_for_update(of=Invoice))
+    session.refresh(instance)
+    new = session.get(ProcessVersion, to_id)
+    line = _plan_line(session, instance, new)  # again, under the lock: the instance may have moved on
+    if instance.process_version_id != from_id or not line.movable:
+        raise Invalid({"instance": f"Instance {instance_id} changed meanwhile: {line.detail}."})
+    old_version = instance.version
+    workflow = load_workflow(instance.state_json, old_version.spec_json)
+    target = spec_of(new)
+    diff, _ = diff_workflow(SERIALIZER.registry, workflow, target.spec, target.subprocess_specs)
+    migrate_workflow(diff, workflow, target.spec, reset_mask=TaskState.READY | TaskState.WAITING | TaskState.ERROR)
+    context = ActionContext(session, actor.user_id, invoice, instance)
+    if instance.status == "running":
+        with operations_bound_to(context):
+            workflow.do_engine_steps()
+    instance.process_version_id = new.id
+    instance.state_json = dump_workflow(workflow)
+    instance.updated_at = context.now
+    session.flush()
+    session.expire(instance, ["version"])
+    if instance.status == "running":
+        sync_ready_rows(session, workflow, instance, context.now)
+    context.audit("instance_migrated", from_version=old_version.version, to_version=new.version, detail=line.detail)
+    return line

@@ -1,0 +1,95 @@
+"""Home > Administration > Processes: versions, diagrams, files, compare, deploy (analysts) and migrate."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+
+from engine import deployments, migration
+from engine.errors import Invalid
+
+from .auth import roles_required
+from .views import actor, uow
+
+bp = Blueprint("processes", __name__, url_prefix="/admin/processes")
+VIEWERS = ("analyst", "admin")
+
+
+def _int(name: str) -> int | None:
+    value = request.values.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+@bp.get("/")
+@roles_required(*VIEWERS)
+def index():
+    with uow(read_only=True) as session:
+        processes = deployments.list_processes(session, actor())
+        recent = deployments.recent_deployments(session, actor())
+    return render_template("processes/index.html", processes=processes, recent=recent, errors={})
+
+
+@bp.post("/deploy")
+@roles_required("analyst")
+def deploy():
+    upload = request.files.get("file")
+    try:
+        if upload is None or not upload.filename:
+            raise Invalid({"file": "Choose a .bpmn or .dmn file to deploy."})
+        with uow() as session:
+            result = deployments.deploy(session, actor(), upload.filename, upload.read(deployments.MAX_FILE_BYTES + 1))
+    except Invalid as exc:
+        with uow(read_only=True) as session:
+            processes = deployments.list_processes(session, actor())
+            recent = deployments.recent_deployments(session, actor())
+        page = render_template("processes/index.html", processes=processes, recent=recent, errors=exc.errors)
+        return page, 422
+    flash(result.message, "success")
+    return redirect(url_for("processes.index"))
+
+
+@bp.get("/versions/<int:version_id>")
+@roles_required(*VIEWERS)
+def version(version_id: int):
+    with uow(read_only=True) as session:
+        found = deployments.get_version(session, actor(), version_id)
+        files = deployments.version_files(found)
+        diagram = {"xml": deployments.bpmn_of(found), "ready": [], "completed": [], "failed": [], "flows": []}
+    return render_template("processes/version.html", version=found, files=sorted(files), diagram=diagram)
+
+
+@bp.get("/versions/<int:version_id>/files/<name>")
+@roles_required(*VIEWERS)
+def download(version_id: int, name: str):
+    with uow(read_only=True) as session:
+        files = deployments.version_files(deployments.get_version(session, actor(), version_id))
+    if name not in files:
+        abort(404)
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    return Response(files[name], mimetype="application/xml", headers=headers)
+
+
+@bp.get("/compare")
+@roles_required(*VIEWERS)
+def compare():
+    old, new = _int("old"), _int("new")
+    if old is None or new is None:
+        raise Invalid({"old": "Choose the two versions to compare."})
+    with uow(read_only=True) as session:
+        result = deployments.compare(session, actor(), old, new)
+    return render_template("processes/compare.html", c=result)
+
+
+@bp.route("/migrate", methods=["GET", "POST"])
+@roles_required(*VIEWERS)
+def migrate():
+    source, target, task = _int("from"), _int("to"), request.values.get("task", "").strip()
+    if source is None or target is None:
+        raise Invalid({"to": "Choose the version to migrate from and the version to migrate to."})
+    if request.method == "POST":
+        result = migration.migrate(current_app.extensions["session_factory"], actor(), source, target, task)
+        flash(f"{len(result.moved)} instance(s) migrated; {len(result.refused)} refused.", "success")
+        return render_template("processes/migrate.html", lines=result.moved + result.refused, done=True,
+                               source=source, target=target, task=task)  # fmt: skip
+    with uow(read_only=True) as session:
+        lines = migration.plan(session, actor(), source, target, task)
+    return render_template("processes/migrate.html", lines=lines, done=False, source=source, target=target, task=task)
