@@ -179,14 +179,7 @@ def compare(session: Session, actor: Actor, old_id: int, new_id: int) -> Compari
 @dataclass
 class DeployResult:
     deployments: list[Deployment]
-
-    @property
-    def message(self) -> str:
-        parts = []
-        for d in self.deployments:
-            verb = "is now version" if d.outcome == "new_version" else "already is version"
-            parts.append(f"{d.version.name} {verb} {d.version.version}")
-        return "Deployed: " + "; ".join(parts) + "." if parts else "Nothing to deploy."
+    message: str
 
 
 def _current_sources(session: Session) -> dict[str, Source]:
@@ -261,4 +254,8 @@ def deploy(session: Session, actor: Actor, filename: str, data: bytes) -> Deploy
         session.add(deployment)
         session.flush()
         deployments.append(deployment)
-    return DeployResult(deployments)
+    parts = [
+        f"{d.version.name} {'is now version' if d.outcome == 'new_version' else 'already is version'} {d.version.version}"
+        for d in deployments
+    ]
+    return DeployResult(deployments, "Deployed: " + "; ".join(parts) + ".")

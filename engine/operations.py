@@ -37,6 +37,10 @@ class ActionContext:
             )
         )
 
+    def script_values(self, task_name: str, values: dict) -> None:
+        """A script task set these variables: kept in the history."""
+        self.audit("script_values", task=task_name, values=[[k, str(v)] for k, v in sorted(values.items())])
+
     def request(self) -> CancellationRequest | None:
         return self.session.scalar(
             select(CancellationRequest).where(CancellationRequest.instance_id == self.instance.id)

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, and_, func, literal, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from .accounts import Actor
 from .errors import Invalid
@@ -83,6 +83,7 @@ def day_bounds_utc(day: date, timezone: str) -> tuple[datetime, datetime]:
 class ApprovalRow:
     request: CancellationRequest
     review_task_id: int | None  # the ready Financial Approval task, if any
+    awaiting: str | None = None  # the lane of that task, e.g. "Clinic administrator"
 
 
 def approval_queue(
@@ -113,18 +114,60 @@ def approval_queue(
         query = query.join(Invoice, Invoice.id == CancellationRequest.invoice_id).where(
             func.lower(Invoice.number).like(f"%{_escape_like(number.strip().lower())}%", escape="\\")
         )
+    if status == "requested":
+        query = query.where(_decidable_by(actor))
     query = query.order_by(CancellationRequest.requested_at, CancellationRequest.id)
     result = _paginate(session, query, page, per_page)
     ready = {}
     ids = [r.instance_id for r in result.items]
     if ids:
         rows = session.execute(
-            select(UserTask.instance_id, UserTask.id).where(
+            select(UserTask.instance_id, UserTask.id, UserTask.lane).where(
                 UserTask.instance_id.in_(ids),
                 UserTask.state == "ready",
                 UserTask.screen == "financial_approval",
             )
         )
-        ready = dict(rows.all())
-    items = [ApprovalRow(r, ready.get(r.instance_id)) for r in result.items]
+        ready = {instance_id: (task_id, lane) for instance_id, task_id, lane in rows}
+    items = [ApprovalRow(r, *ready.get(r.instance_id, (None, None))) for r in result.items]
     return Page(items, result.total, result.page, result.per_page)
+
+
+def _decidable_by(actor: Actor):
+    """The request waits on a Financial Approval step of one of the actor's roles, and the actor has done
+    no step of it (nobody decides their own request, nobody decides twice)."""
+    step = aliased(UserTask)
+    mine = aliased(UserTask)
+    roles = literal(",") + step.roles + literal(",")
+    waits_for_me = (
+        select(step.id)
+        .where(
+            step.instance_id == CancellationRequest.instance_id,
+            step.state == "ready",
+            step.screen == "financial_approval",
+            or_(*(roles.like(f"%,{role},%") for role in sorted(actor.roles))),
+        )
+        .exists()
+    )
+    done_by_me = (
+        select(mine.id)
+        .where(
+            mine.instance_id == CancellationRequest.instance_id,
+            mine.state == "completed",
+            mine.completed_by_id == actor.user_id,
+        )
+        .exists()
+    )
+    return and_(waits_for_me, ~done_by_me)
+
+
+def awaiting_approval(session: Session, invoice_ids: list[int]) -> dict[int, str]:
+    """For invoices whose request waits on a Financial Approval step: the lane it waits on."""
+    if not invoice_ids:
+        return {}
+    rows = session.execute(
+        select(UserTask.invoice_id, UserTask.lane).where(
+            UserTask.invoice_id.in_(invoice_ids), UserTask.state == "ready", UserTask.screen == "financial_approval"
+        )
+    )
+    return {invoice_id: lane for invoice_id, lane in rows}

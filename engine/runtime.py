@@ -14,13 +14,14 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
 from .processes import LoadedProcess, parse_files
-from .scripting import make_script_engine
+from .scripting import RestrictedEnvironment
 
 
 def _build_serializer() -> BpmnWorkflowSerializer:
@@ -72,11 +73,33 @@ class _BoundOperations(Mapping[str, Callable[..., Any]]):
         return len(OPERATIONS)
 
 
+_PLAIN = (str, int, float, bool, Decimal, type(None))
+
+
+class RecordingScriptEngine(PythonScriptEngine):
+    """Runs scripts in the restricted environment and hands the values a script task set to the action,
+    so the history shows them (an analyst's `priority = "high"` appears without code)."""
+
+    def execute(self, task, script, external_context=None):
+        before = dict(task.data)
+        result = super().execute(task, script, external_context)
+        context = _current_operation_context.get(None)
+        if context is not None and hasattr(context, "script_values"):
+            changed = {
+                k: v
+                for k, v in task.data.items()
+                if isinstance(v, _PLAIN) and not k.startswith("_") and (k not in before or before[k] != v)
+            }
+            if changed:
+                context.script_values(task.task_spec.bpmn_name or task.task_spec.name, changed)
+        return result
+
+
 @lru_cache(maxsize=1)
 def script_engine():
     from . import operations  # noqa: F401 - registers the operations
 
-    return make_script_engine(_BoundOperations())
+    return RecordingScriptEngine(environment=RestrictedEnvironment(_BoundOperations()))
 
 
 def operation_names() -> set[str]:

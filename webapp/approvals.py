@@ -64,6 +64,7 @@ def review(request_id: int):
         found = approvals.get_request(session, actor(), request_id)
         form, refusal = approvals.review_form(session, actor(), found)
         reason_name = approvals.reason_names(session, [found])[found.id]
+        awaiting = queries.awaiting_approval(session, [found.invoice_id])
         events = [(e, services.history_details(e)) for e in services.history(session, actor(), found.invoice)]
     return render_template(
         "approvals/review.html",
@@ -71,6 +72,7 @@ def review(request_id: int):
         form=form,
         refusal=refusal,
         reason_name=reason_name,
+        awaiting=awaiting,
         values=values,
         errors=errors,
         events=events,

@@ -28,7 +28,8 @@ def invoices():
     with uow(read_only=True) as session:
         page = queries.list_invoices(session, actor(), q=q, page=_int_arg("page", 1), per_page=20)
         actions = services.actions_for_invoices(session, actor(), page.items)
-    return render_template("billing/invoices.html", page=page, q=q, actions=actions)
+        awaiting = queries.awaiting_approval(session, [i.id for i in page.items])
+    return render_template("billing/invoices.html", page=page, q=q, actions=actions, awaiting=awaiting)
 
 
 @bp.get("/invoices/<number>")
@@ -39,7 +40,8 @@ def invoice(number: str):
         actions = services.invoice_actions(session, actor(), found)
         events = services.history(session, actor(), found)
         shown = [(e, services.history_details(e)) for e in events]
-    return render_template("billing/invoice.html", invoice=found, actions=actions, events=shown)
+        awaiting = queries.awaiting_approval(session, [found.id])
+    return render_template("billing/invoice.html", invoice=found, actions=actions, events=shown, awaiting=awaiting)
 
 
 @bp.route("/invoices/<number>/tasks/<element_id>", methods=["GET", "POST"])
@@ -58,4 +60,8 @@ def task(number: str, element_id: str):
     with uow(read_only=True) as session:
         found = services.get_invoice(session, actor(), number)
         form = services.task_form(session, actor(), found, element_id)
-    return render_template("billing/task.html", invoice=found, form=form, values=values, errors=errors), status
+        awaiting = queries.awaiting_approval(session, [found.id])
+    page = render_template(
+        "billing/task.html", invoice=found, form=form, values=values, errors=errors, awaiting=awaiting
+    )
+    return page, status
