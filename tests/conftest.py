@@ -6,6 +6,7 @@ TEST_DB=sqlite (default) or TEST_DB=postgres (reads TEST_POSTGRES_URL): `make te
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 import re
 import shutil
 import uuid
@@ -18,7 +19,7 @@ from engine.accounts import actor_for
 from engine.db import unit_of_work
 from engine.demo import seed_demo
 from engine.migrate import upgrade
-from engine.models import Base, User
+from engine.models import Base, Invoice, User
 from engine.runtime import OPERATIONS, operation
 from webapp import create_app
 
@@ -89,6 +90,9 @@ def demo(session_factory):
     """The README's demo clinics and users, with 12 invoices per clinic (NS-…-00001.. and LS-…)."""
     with unit_of_work(session_factory) as session:
         seed_demo(session, invoices_per_clinic=12)
+        # One approval suffices below 1,000.00 (approval_policy.dmn): tests choose larger amounts themselves.
+        for n, invoice in enumerate(session.scalars(select(Invoice).order_by(Invoice.id))):
+            invoice.amount = Decimal("100.00") + n
     return Demo(session_factory)
 
 
@@ -96,14 +100,16 @@ class Demo:
     def __init__(self, factory):
         self.factory = factory
 
+    def set_amount(self, number: str, amount: str) -> None:
+        with unit_of_work(self.factory) as session:
+            session.scalar(select(Invoice).where(Invoice.number == number)).amount = Decimal(amount)
+
     def actor(self, username: str):
         with unit_of_work(self.factory, read_only=True) as session:
             user = session.scalar(select(User).where(User.username == username))
             return actor_for(session, user.id)
 
     def invoice_numbers(self, prefix: str = "NS") -> list[str]:
-        from engine.models import Invoice
-
         with unit_of_work(self.factory, read_only=True) as session:
             return list(
                 session.scalars(

@@ -9,6 +9,9 @@ import re
 
 from playwright.sync_api import Locator, Page, expect
 
+# "Requested", or "Requested — awaiting <the lane of the step it waits on>".
+REQUESTED = re.compile(r"^Requested( — awaiting .+)?$")
+
 INVOICE_LIST = re.compile(r"/billing/invoices(\?.*)?$")
 HTML_REMARKS = "<img src=x onerror=alert(1)><b>bold</b>"
 
@@ -108,7 +111,7 @@ def request_cancellation(page: Page, number: str, remarks: str, reason: str = "D
     page.get_by_label("Remarks").fill(remarks)
     save(page)
     expect(page).to_have_url(INVOICE_LIST)
-    expect(cell(invoice_row(page, number), "Approval Status")).to_have_text("Requested")
+    expect(cell(invoice_row(page, number), "Approval Status")).to_have_text(REQUESTED)
 
 
 def open_review(page: Page, number: str) -> None:
@@ -153,7 +156,7 @@ def test_request_approve_cancel(page: Page, demo):
     save(page)
     expect(page).to_have_url(INVOICE_LIST)
     row = invoice_row(page, number)
-    expect(cell(row, "Approval Status")).to_have_text("Requested")
+    expect(cell(row, "Approval Status")).to_have_text(REQUESTED)
     expect(cell(row, "Status")).not_to_have_text("Cancelled")
     log_out(page)
 
@@ -208,7 +211,7 @@ def test_reject_then_new_request(page: Page, demo):
     expect(remarks).to_have_accessible_description(re.compile(r"Remarks is required"))
     expect(page.get_by_text(re.compile(r"^Remarks is required"))).to_be_visible()
     expect(page.get_by_role("radio", name="Reject")).to_be_checked()  # the choice was kept
-    expect(page.locator("dd.approval-status")).to_have_text("Requested")
+    expect(page.locator("dd.approval-status")).to_have_text(REQUESTED)
     # Still waiting in the Requested list.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Financial Approval").click()
     requests = page.get_by_role("table", name="Cancellation requests")
