@@ -139,6 +139,22 @@ def _form_changes(old_spec, new_spec, change: TaskChange) -> None:
                 change.fields_changed.append(f"{after['label']} ({field_id}): {key} {before[key]!r} → {after[key]!r}")
 
 
+_ATTRIBUTE_NAMES = {"bpmn_name": "name", "script": "script", "lane": "lane", "documentation": "documentation"}
+
+
+def _attribute_words(old_spec, new_spec, attributes) -> list[str]:
+    """`bpmn_name` -> `name 'Review request' → 'Review the request'`; other attributes by name."""
+    words = []
+    for attribute in sorted(attributes):
+        before, after = getattr(old_spec, attribute, None), getattr(new_spec, attribute, None)
+        label = _ATTRIBUTE_NAMES.get(attribute, attribute.replace("_", " "))
+        if isinstance(before, str | int | type(None)) and isinstance(after, str | int | type(None)):
+            words.append(f"{label} {before!r} → {after!r}")
+        else:
+            words.append(f"{label} changed")
+    return words
+
+
 def compare(session: Session, actor: Actor, old_id: int, new_id: int) -> Comparison:
     """Tasks added, removed and changed between two versions of a process, and each changed form's fields."""
     old, new = get_version(session, actor, old_id), get_version(session, actor, new_id)
@@ -148,7 +164,9 @@ def compare(session: Session, actor: Actor, old_id: int, new_id: int) -> Compari
     diff = SpecDiff(SERIALIZER.registry, old_spec, new_spec)
     changed = []
     for spec, attributes in diff.changed.items():
-        change = TaskChange(spec.name, spec.bpmn_name or spec.name, sorted(attributes))
+        change = TaskChange(
+            spec.name, spec.bpmn_name or spec.name, _attribute_words(spec, diff.alignment[spec], attributes)
+        )
         if getattr(spec, "manual", False) and getattr(diff.alignment.get(spec), "manual", False):
             _form_changes(spec, diff.alignment[spec], change)
         if change.what or change.fields_added or change.fields_removed or change.fields_changed:

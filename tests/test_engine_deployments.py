@@ -130,7 +130,7 @@ def test_compare_names_tasks_and_form_fields(demo, uow):
         comparison = deployments.compare(s, analyst, ids[0], ids[1])
     by_id = {c.element_id: c for c in comparison.changed}
     assert by_id["request_cancellation"].fields_added == ["Duplicate of (reference)"]
-    assert "bpmn_name" in by_id["review_request"].what
+    assert by_id["review_request"].what == ["name 'Review request' → 'Review the request'"]
     assert comparison.files_changed == [REQUEST]
 
 
