@@ -272,8 +272,6 @@ def deploy(session: Session, actor: Actor, filename: str, data: bytes) -> Deploy
         session.add(deployment)
         session.flush()
         deployments.append(deployment)
-    parts = [
-        f"{d.version.name} {'is now version' if d.outcome == 'new_version' else 'already is version'} {d.version.version}"
-        for d in deployments
-    ]
+    verbs = {"new_version": "is now version", "unchanged": "already is version"}
+    parts = [f"{d.version.name} {verbs[d.outcome]} {d.version.version}" for d in deployments]
     return DeployResult(deployments, "Deployed: " + "; ".join(parts) + ".")

@@ -6,10 +6,10 @@ TEST_DB=sqlite (default) or TEST_DB=postgres (reads TEST_POSTGRES_URL): `make te
 from __future__ import annotations
 
 import os
-from decimal import Decimal
 import re
 import shutil
 import uuid
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import create_engine, select, text

@@ -111,3 +111,53 @@ def test_versions_are_stored_once_per_content(session_factory, processes_copy):
             select(ProcessVersion.process_id, func.max(ProcessVersion.version)).group_by(ProcessVersion.process_id)
         ).all()
     assert dict(rows) == {"invoice_cancellation_request": 2, "invoice_cancellation_direct": 1}
+
+
+POLICY = "approval_policy.dmn"
+
+
+@pytest.mark.parametrize(
+    ("name", "old", "new", "expected"),
+    [
+        (POLICY, "&gt;= 1000", "&gt;= 900", "rules 'rule_below_threshold' and 'rule_from_threshold' of a UNIQUE table"),
+        (POLICY, "<text>amount</text>", "<text>amount_due</text>", "reads amount_due, which no earlier step sets"),
+        (
+            REQUEST,
+            'camunda:decisionRef="approval_policy"',
+            'camunda:decisionRef="policy_v9"',
+            "'policy_v9' is in no DMN",
+        ),
+        (
+            REQUEST,
+            ' default="flow_one_approval"',
+            "",
+            "flow_one_approval: Non-default exclusive outgoing sequence flow without condition",
+        ),
+        (
+            REQUEST,
+            '<bpmn:sequenceFlow id="flow_start_request_cancellation" sourceRef="start" targetRef="request_cancellation" />',
+            "",
+            "request_cancellation: no path from the start event reaches this element",
+        ),
+    ],
+)
+def test_policy_and_flow_checks(processes_copy, name, old, new, expected):
+    edit(processes_copy / name, old, new)
+    messages = problems(processes_copy)
+    assert any(expected in m for m in messages), messages
+
+
+def test_make_validate_prints_path_line_element_and_fails(processes_copy):
+    import subprocess
+    import sys
+
+    edit(processes_copy / REQUEST, 'name="Approver, Clinic administrator"', 'name="Approver, Finance"')
+    ok = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "validate", str(PROCESSES_DIR)], capture_output=True, text=True
+    )
+    assert ok.returncode == 0
+    bad = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "validate", str(processes_copy)], capture_output=True, text=True
+    )
+    assert bad.returncode == 1
+    assert f"{processes_copy / REQUEST}:" in bad.stderr and ": review_request: lane part 'Finance'" in bad.stderr
