@@ -125,7 +125,7 @@ POLICY = "approval_policy.dmn"
             REQUEST,
             'camunda:decisionRef="approval_policy"',
             'camunda:decisionRef="policy_v9"',
-            "'policy_v9' is in no DMN",
+            'decide_approvals: No DMN Diagram available with id "policy_v9"',
         ),
         (
             REQUEST,
@@ -135,7 +135,8 @@ POLICY = "approval_policy.dmn"
         ),
         (
             REQUEST,
-            '<bpmn:sequenceFlow id="flow_start_request_cancellation" sourceRef="start" targetRef="request_cancellation" />',
+            '<bpmn:sequenceFlow id="flow_start_request_cancellation" sourceRef="start" '
+            'targetRef="request_cancellation" />',
             "",
             "request_cancellation: no path from the start event reaches this element",
         ),
