@@ -215,3 +215,38 @@ def test_an_instance_whose_task_is_removed_or_that_is_not_waiting_is_refused(dem
     assert "Review request no longer exists there" in result.refused[0].detail
     with uow() as s:
         assert set(s.scalars(select(ProcessInstance.process_version_id))) == {v1.id}
+
+
+def test_an_incident_is_migrated_to_a_fixed_version_then_retried(demo, uow, session_factory, ledger):
+    from sqlalchemy import update
+
+    from engine import admin
+    from engine.bootstrap import deploy_processes
+    from engine.models import Clinic
+
+    probe = Path(__file__).parent / "processes" / "incident_probe.bpmn"
+    with uow() as s:
+        deploy_processes(s, probe.parent)
+        s.execute(update(Clinic).where(Clinic.name == "Northside Clinic").values(process_id="incident_probe"))
+    number = demo.invoice_numbers("NS")[0]
+    with uow() as s:
+        outcome = services.complete_task(
+            s, demo.actor("billing"), number, "request_cancellation", {"reason": "other", "remarks": "x"}
+        )
+    assert outcome.incident
+    v1 = latest(uow, "incident_probe")
+    fixed = probe.read_text().replace("ledger_post(invoice_number=invoice_number)", 'ledger = "posted later by hand"')
+    deploy(uow, demo.actor("analyst"), fixed.encode(), "incident_probe.bpmn")
+    v2 = latest(uow, "incident_probe")
+    with uow() as s:
+        lines = migration.plan(s, demo.actor("admin"), v1.id, v2.id, "post_to_ledger")
+    assert [(line.status, line.outcome) for line in lines] == [("incident", "changed")]
+    result = migration.migrate(session_factory, demo.actor("admin"), v1.id, v2.id, "post_to_ledger")
+    assert len(result.moved) == 1
+    with uow() as s:
+        instance = s.scalar(select(ProcessInstance))
+        assert (instance.status, instance.process_version_id) == ("incident", v2.id)
+        assert admin.retry(s, demo.actor("admin"), instance.id) is True
+    with uow() as s:
+        instance = s.scalar(select(ProcessInstance))
+        assert (instance.status, instance.waiting_element) == ("running", "review_request")
