@@ -7,8 +7,8 @@ from sqlalchemy.orm import Session
 
 from .accounts import Actor
 from .errors import Conflict, Forbidden, NotFound
-from .forms import FormDef, describe_form
-from .models import CancellationRequest, ProcessInstance, UserTask
+from .forms import FormDef, describe_form, with_aliases
+from .models import CancellationRequest, ProcessInstance, User, UserTask
 from .runtime import spec_of
 from .services import (
     APPROVAL_SCREEN,
@@ -62,8 +62,12 @@ def _approval_row(session: Session, request: CancellationRequest) -> UserTask | 
     )
 
 
-def decide(session: Session, actor: Actor, request_id: int, submitted: dict) -> Outcome:
-    """Complete the Financial Approval step the request waits on (approve or reject, per the diagram)."""
+def decide(session: Session, actor: Actor, request_id: int, submitted: dict, step_id: int | None = None) -> Outcome:
+    """Complete the Financial Approval step the request waits on (approve or reject, per the diagram).
+
+    `step_id` is the step the person reviewed: if someone decided it meanwhile, nothing is done (409), so a
+    decision meant for the first approval never lands on the second.
+    """
     request = get_request(session, actor, request_id)
     get_invoice(session, actor, request.invoice.number, lock=True)
     session.refresh(request)
@@ -72,7 +76,24 @@ def decide(session: Session, actor: Actor, request_id: int, submitted: dict) -> 
     row = _approval_row(session, request)
     if row is None:
         raise Conflict("This request waits for no decision right now.")
-    return complete_task(session, actor, request.invoice.number, row.element_id, submitted, screen=APPROVAL_SCREEN)
+    if step_id is not None and row.id != step_id:
+        raise Conflict(_step_taken_message(session, step_id, row))
+    spec = spec_of(session.get(ProcessInstance, request.instance_id).version).spec.task_specs[row.element_id]
+    values = with_aliases(describe_form(spec), submitted)
+    return complete_task(session, actor, request.invoice.number, row.element_id, values, screen=APPROVAL_SCREEN)
+
+
+def _step_taken_message(session: Session, step_id: int, now_waiting: UserTask) -> str:
+    seen = session.get(UserTask, step_id)
+    who = session.get(User, seen.completed_by_id) if seen is not None and seen.completed_by_id else None
+    by = f" by {who.full_name} ({who.username})" if who else ""
+    step = seen.name if seen is not None else "The step you reviewed"
+    return f"{step} was just decided{by}; the request now waits for {now_waiting.name}. Reload and review again."
+
+
+def current_step(session: Session, request: CancellationRequest) -> UserTask | None:
+    """The Financial Approval step the request waits on, if any."""
+    return _approval_row(session, request)
 
 
 def reason_names(session: Session, requests: list[CancellationRequest]) -> dict[int, str]:

@@ -203,3 +203,33 @@ def validate(form: FormDef, submitted: Mapping[str, Any], data: Mapping[str, Any
     if errors:
         raise Invalid(errors)
     return values
+
+
+def with_aliases(form: FormDef, body: dict) -> dict:
+    """API bodies may say `remarks` for the form's field labelled Remarks (e.g. `decision_remarks`)."""
+    values = dict(body)
+    if "remarks" in values and form.get("remarks") is None:
+        target = next((f for f in form.fields if f.label.lower() == "remarks"), None)
+        if target is not None:
+            values.setdefault(target.id, values["remarks"])
+    return values
+
+
+def field_json(f: FieldDef) -> dict:
+    """A field as API clients need it to render and validate a form."""
+    constraints = {
+        "required_if": f.required_if,
+        "minlength": f.minlength,
+        "maxlength": f.maxlength,
+        "min": f.min,
+        "max": f.max,
+        "readonly": f.readonly or None,
+    }
+    return {
+        "id": f.id,
+        "label": f.label,
+        "type": f.type,
+        "required": f.required,
+        "constraints": {k: v for k, v in constraints.items() if v is not None},
+        "enum_values": [{"id": o.id, "name": o.name} for o in f.options],
+    }

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from .accounts import Actor
 from .errors import Conflict, Forbidden, NotFound
-from .forms import FormDef, describe_form, validate
+from .forms import FormDef, describe_form, validate, with_aliases
 from .models import (
     ACTIVE_INSTANCE_STATUSES,
     AuditEvent,
@@ -328,3 +328,23 @@ def history(session: Session, actor: Actor, invoice: Invoice) -> list[AuditEvent
 
 def history_details(event: AuditEvent) -> dict:
     return json.loads(event.details or "{}")
+
+
+REQUEST_STEP, CANCEL_STEP = "request_cancellation", "cancel_invoice"
+
+
+def request_cancellation(session: Session, actor: Actor, number: str, body: dict) -> Outcome:
+    """Submit an Invoice Cancellation Request (approval clinics); direct clinics cancel without one."""
+    _version, loaded = clinic_process(session, actor)
+    if first_user_task(loaded).name != REQUEST_STEP:
+        raise Conflict(f"{actor.clinic_name} cancels invoices directly, without a request: cancel the invoice instead.")
+    form = describe_form(loaded.spec.task_specs[REQUEST_STEP])
+    return complete_task(session, actor, number, REQUEST_STEP, with_aliases(form, body))
+
+
+def cancel_invoice(session: Session, actor: Actor, number: str, body: dict) -> Outcome:
+    """Cancel Invoice: at once in a direct clinic, after approval in an approval clinic."""
+    _version, loaded = clinic_process(session, actor)
+    spec = loaded.spec.task_specs.get(CANCEL_STEP)
+    values = with_aliases(describe_form(spec), body) if spec is not None else body
+    return complete_task(session, actor, number, CANCEL_STEP, values)

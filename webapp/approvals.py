@@ -55,7 +55,9 @@ def review(request_id: int):
         values = submitted_values(request.form)
         try:
             with uow() as session:
-                outcome = approvals.decide(session, actor(), request_id, values)
+                step = request.form.get("step", "")
+                step_id = int(step) if step.isdigit() else None
+                outcome = approvals.decide(session, actor(), request_id, values, step_id)
             flash(outcome.message, "warning" if outcome.incident else "success")
             return redirect(url_for("approvals.queue"))
         except Invalid as exc:
@@ -63,6 +65,7 @@ def review(request_id: int):
     with uow(read_only=True) as session:
         found = approvals.get_request(session, actor(), request_id)
         form, refusal = approvals.review_form(session, actor(), found)
+        step = approvals.current_step(session, found)
         reason_name = approvals.reason_names(session, [found])[found.id]
         awaiting = queries.awaiting_approval(session, [found.invoice_id])
         events = [(e, services.history_details(e)) for e in services.history(session, actor(), found.invoice)]
@@ -72,6 +75,7 @@ def review(request_id: int):
         form=form,
         refusal=refusal,
         reason_name=reason_name,
+        step=step,
         awaiting=awaiting,
         values=values,
         errors=errors,

@@ -7,4 +7,4 @@ from werkzeug.datastructures import MultiDict
 
 def submitted_values(form: MultiDict) -> dict[str, str]:
     """Every submitted field but the CSRF token; the engine validates them and keeps the declared ones."""
-    return {key: form.get(key, "") for key in form if key != "csrf_token"}
+    return {key: form.get(key, "") for key in form if key not in ("csrf_token", "step")}

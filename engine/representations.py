@@ -1,0 +1,123 @@
+"""Invoices and cancellation requests as plain data for other systems (the JSON API's resources)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .accounts import Actor
+from .models import AuditEvent, CancellationRequest, Invoice, ProcessInstance, User, UserTask
+from .roles import ROLES
+from .services import Action, actions_for_invoices
+
+# The API names the invoice screen's steps by what they do, whatever the diagram's element ids.
+API_ACTIONS = {"request_cancellation": "request_cancellation", "cancel_invoice": "cancel"}
+DECISIONS = {"approved": "approve", "completed": "approve", "rejected": "reject"}
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def _remarks(values: dict) -> str | None:
+    for key in ("decision_remarks", "remarks", *sorted(k for k in values if k.endswith("remarks"))):
+        if values.get(key):
+            return values[key]
+    return None
+
+
+def request_json(session: Session, request: CancellationRequest) -> dict:
+    instance = session.get(ProcessInstance, request.instance_id)
+    steps = session.execute(
+        select(UserTask, User.username)
+        .join(User, User.id == UserTask.completed_by_id)
+        .where(
+            UserTask.instance_id == request.instance_id,
+            UserTask.state == "completed",
+            UserTask.screen == "financial_approval",
+        )
+        .order_by(UserTask.completed_at, UserTask.id)
+    ).all()
+    approvals = []
+    for step, username in steps:
+        values = json.loads(step.form_data or "{}")
+        approvals.append(
+            {
+                "step": step.name,
+                "decision": values.get("decision"),
+                "remarks": _remarks(values),
+                "decided_by": username,
+                "decided_at": iso(step.completed_at),
+            }
+        )
+    waiting_for = None
+    if instance is not None and instance.status == "running" and instance.waiting_task:
+        roles = [ROLES.get(r, r) for r in (instance.waiting_roles or "").split(",") if r]
+        waiting_for = {"task": instance.waiting_task, "role": ", ".join(roles)}
+    decision = None
+    if request.decided_at is not None and request.status in DECISIONS:
+        decision = {
+            "decision": DECISIONS[request.status],
+            "remarks": request.decision_remarks,
+            "decided_by": request.decided_by.username if request.decided_by else None,
+            "decided_at": iso(request.decided_at),
+        }
+    return {
+        "id": request.id,
+        "invoice_number": request.invoice.number,
+        "status": request.status,
+        "reason": request.reason,
+        "remarks": request.remarks,
+        "requested_by": request.requested_by.username,
+        "requested_at": iso(request.requested_at),
+        "waiting_for": waiting_for,
+        "decision": decision,
+        "approvals": approvals,
+        "process_instance_id": request.instance_id,
+    }
+
+
+def _allowed(actions: list[Action]) -> list[str]:
+    return [API_ACTIONS[a.element_id] for a in actions if a.enabled and a.element_id in API_ACTIONS]
+
+
+def invoices_json(session: Session, actor: Actor, invoices: list[Invoice]) -> list[dict]:
+    """A page of invoices with their current request and the caller's allowed actions, in a few queries."""
+    actions = actions_for_invoices(session, actor, invoices) if invoices else {}
+    ids = [i.id for i in invoices]
+    latest: dict[int, CancellationRequest] = {}
+    if ids:
+        for request in session.scalars(
+            select(CancellationRequest).where(CancellationRequest.invoice_id.in_(ids)).order_by(CancellationRequest.id)
+        ):
+            latest[request.invoice_id] = request
+    return [
+        {
+            "number": i.number,
+            "patient_name": i.patient_name,
+            "patient_id": i.patient_id,
+            "invoice_date": i.invoice_date.isoformat(),
+            "amount": str(i.amount),
+            "currency": i.clinic.currency,
+            "status": i.status,
+            "cancellation_request": request_json(session, latest[i.id]) if i.id in latest else None,
+            "allowed_actions": _allowed(actions[i.id]),
+        }
+        for i in invoices
+    ]
+
+
+def history_json(session: Session, invoice: Invoice) -> list[dict]:
+    events = session.execute(
+        select(AuditEvent, User.username)
+        .outerjoin(User, User.id == AuditEvent.actor_id)
+        .where(AuditEvent.invoice_id == invoice.id)
+        .order_by(AuditEvent.id)
+    ).all()
+    return [
+        {"at": iso(e.at), "by": username, "action": e.action, "details": json.loads(e.details or "{}")}
+        for e, username in events
+    ]
