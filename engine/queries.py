@@ -29,7 +29,7 @@ class Page:
         return max(1, -(-self.total // self.per_page))
 
 
-def _paginate(session: Session, query: Select, page: int, per_page: int) -> Page:
+def paginate(session: Session, query: Select, page: int, per_page: int) -> Page:
     per_page = min(max(per_page, 1), MAX_PER_PAGE)
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     last = max(1, -(-total // per_page))
@@ -60,7 +60,7 @@ def list_invoices(
     if status:
         query = query.where(Invoice.status == status)
     query = query.order_by(Invoice.invoice_date.desc(), Invoice.number.desc())
-    return _paginate(session, query, page, per_page)
+    return paginate(session, query, page, per_page)
 
 
 def parse_day(value: str | None, label: str, field: str) -> date | None:
@@ -117,7 +117,7 @@ def approval_queue(
     if status == "requested":
         query = query.where(_decidable_by(actor))
     query = query.order_by(CancellationRequest.requested_at, CancellationRequest.id)
-    result = _paginate(session, query, page, per_page)
+    result = paginate(session, query, page, per_page)
     ready = {}
     ids = [r.instance_id for r in result.items]
     if ids:

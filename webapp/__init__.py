@@ -12,7 +12,7 @@ from flask import Flask
 from engine.bootstrap import deploy_processes
 from engine.db import default_url, make_engine, make_session_factory, unit_of_work
 
-from . import admin, approvals, auth, billing, errors, health, processes, views
+from . import admin, api, approvals, auth, billing, errors, health, processes, views
 
 
 def _secret_key(instance_path: str) -> str:
@@ -63,6 +63,6 @@ def create_app(config: dict | None = None) -> Flask:
     views.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
-    for blueprint in (auth.bp, billing.bp, approvals.bp, admin.bp, processes.bp, health.bp):
+    for blueprint in (auth.bp, billing.bp, approvals.bp, admin.bp, processes.bp, api.bp, health.bp):
         app.register_blueprint(blueprint)
     return app

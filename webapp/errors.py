@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 
 from engine.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
@@ -12,6 +12,16 @@ STATUS = {NotFound: 404, Forbidden: 403, Conflict: 409, Invalid: 422}
 
 def status_of(exc: DomainError) -> int:
     return next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 400)
+
+
+def _api_error(status: int, code: str, message: str):
+    response = jsonify(error={"code": code, "message": message})
+    response.status_code = status
+    return response
+
+
+def _is_api() -> bool:
+    return request.path.startswith("/api/")
 
 
 def init_app(app: Flask) -> None:
@@ -26,9 +36,26 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(403)
     def forbidden(exc):
+        if _is_api():
+            return _api_error(403, "forbidden", "Your roles do not allow this.")
         return render_template("error.html", title="Not allowed", message="Your roles do not allow this page."), 403
 
     @app.errorhandler(404)
     def not_found(exc):
+        if _is_api():
+            return _api_error(404, "not_found", "No such resource: check the path against /api/openapi.json.")
         message = "This page does not exist, or belongs to another clinic. Go back to the invoice list."
         return render_template("error.html", title="Not found", message=message), 404
+
+    @app.errorhandler(405)
+    def method_not_allowed(exc):
+        if _is_api():
+            return _api_error(405, "method_not_allowed", "This method is not allowed here: see /api/openapi.json.")
+        return render_template("error.html", title="Not allowed", message="This page does not take that action."), 405
+
+    @app.errorhandler(500)
+    def server_error(exc):
+        if _is_api():
+            return _api_error(500, "server_error", "Something went wrong on our side; nothing was saved. Try again.")
+        message = "Something went wrong on our side; nothing was saved. Try again, or tell the administrator."
+        return render_template("error.html", title="Error", message=message), 500

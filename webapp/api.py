@@ -1,0 +1,357 @@
+"""The JSON API for the EMR and other systems: the same engine services and rules as the pages.
+
+Every error is `{"error": {"code", "message"}}`; state-changing calls accept an Idempotency-Key header.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from flask import Blueprint, Response, g, jsonify, request
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from engine import approvals, monitoring, queries, representations, services, tokens
+from engine.admin import get_instance
+from engine.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from engine.forms import describe_form, field_json
+from engine.models import CancellationRequest, IdempotentResponse, Invoice, ProcessInstance, User, UserTask
+from engine.runtime import spec_of
+from engine.tasks import first_user_task
+
+from .openapi import openapi_document
+from .views import csrf, uow
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+csrf.exempt(bp)
+PUBLIC = {"api.create_token", "api.openapi"}
+STATUS = {NotFound: 404, Forbidden: 403, Conflict: 409, Invalid: 422, tokens.Unauthenticated: 401}
+
+
+def error(status: int, code: str, message: str, **extra) -> Response:
+    response = jsonify(error={"code": code, "message": message, **extra})
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
+    return response
+
+
+@bp.errorhandler(DomainError)
+def domain_error(exc: DomainError):
+    status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 400)
+    extra = {"fields": exc.errors} if isinstance(exc, Invalid) else {}
+    return error(status, exc.code, exc.message, **extra)
+
+
+@bp.before_request
+def authenticate():
+    if request.endpoint in PUBLIC:
+        return None
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer ") or not header[7:].strip():
+        return error(401, "unauthenticated", "Send Authorization: Bearer <token>; get a token with POST /api/tokens.")
+    with uow(read_only=True) as session:
+        g.actor = tokens.actor_for_token(session, header[7:].strip())
+    g.token = header[7:].strip()
+    if g.actor.clinic_id is None and request.endpoint != "api.revoke_token":
+        return error(403, "forbidden", "The API serves clinic users; analysts use the Processes page.")
+    return None
+
+
+def body() -> dict:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise _BadRequest()
+    return data
+
+
+class _BadRequest(DomainError):
+    code = "bad_request"
+
+    def __init__(self):
+        super().__init__("The body must be a JSON object, sent with Content-Type: application/json.")
+
+
+def _int_arg(name: str, default: int, maximum: int | None = None) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or int(raw) < 1 or (maximum and int(raw) > maximum):
+        limit = f" from 1 to {maximum}" if maximum else " of 1 or more"
+        raise Invalid({name: f"{name} must be a whole number{limit}."})
+    return int(raw)
+
+
+def _page_args() -> tuple[int, int]:
+    return _int_arg("page", 1), _int_arg("per_page", 20, queries.MAX_PER_PAGE)
+
+
+def idempotent(action: Callable[..., tuple[dict, int]]):
+    """Run a state-changing action once per Idempotency-Key: a retry gets the first response back."""
+    key = request.headers.get("Idempotency-Key", "").strip()[:200]
+    actor = g.actor
+
+    def stored():
+        with uow(read_only=True) as session:
+            return session.scalar(
+                select(IdempotentResponse).where(
+                    IdempotentResponse.user_id == actor.user_id, IdempotentResponse.key == key
+                )
+            )
+
+    def replay(found: IdempotentResponse):
+        if (found.method, found.path) != (request.method, request.path):
+            raise Invalid({"Idempotency-Key": "This Idempotency-Key was used for another request: use a new key."})
+        response = Response(found.body, status=found.status, mimetype="application/json")
+        response.headers["Idempotent-Replayed"] = "true"
+        return response
+
+    if key and (found := stored()) is not None:
+        return replay(found)
+    try:
+        with uow() as session:
+            payload, status = action(session, actor)
+            if key:
+                session.add(
+                    IdempotentResponse(
+                        user_id=actor.user_id, key=key, method=request.method, path=request.path,
+                        status=status, body=json.dumps(payload),
+                    )
+                )  # fmt: skip
+                session.flush()
+    except (DomainError, IntegrityError):
+        if key and (found := stored()) is not None:  # a simultaneous retry committed first
+            return replay(found)
+        raise
+    return jsonify(payload), status
+
+
+# ---- tokens ---------------------------------------------------------------------------------------------------
+
+
+@bp.post("/tokens")
+def create_token():
+    data = body()
+    username, password = data.get("username"), data.get("password")
+    if not isinstance(username, str) or not isinstance(password, str):
+        raise Invalid({"username": "Send username and password as strings."})
+    with uow() as session:
+        token, expires_at = tokens.issue(session, username, password)
+    return jsonify(token=token, expires_at=representations.iso(expires_at)), 201
+
+
+@bp.delete("/tokens/current")
+def revoke_token():
+    with uow() as session:
+        tokens.revoke(session, g.token)
+    return "", 204
+
+
+# ---- invoices ------------------------------------------------------------------------------------------------
+
+
+def _invoice(session, number: str) -> dict:
+    found = services.get_invoice(session, g.actor, number)
+    (item,) = representations.invoices_json(session, g.actor, [found])
+    item["history"] = representations.history_json(session, found)
+    return item
+
+
+@bp.get("/invoices")
+def list_invoices():
+    status = request.args.get("status") or None
+    if status not in (None, "open", "cancelled"):
+        raise Invalid({"status": "status must be open or cancelled."})
+    page, per_page = _page_args()
+    with uow(read_only=True) as session:
+        result = queries.list_invoices(session, g.actor, request.args.get("q", ""), status, page, per_page)
+        items = representations.invoices_json(session, g.actor, result.items)
+    return jsonify(items=items, total=result.total, page=result.page, per_page=result.per_page)
+
+
+@bp.get("/invoices/<number>")
+def get_invoice(number: str):
+    with uow(read_only=True) as session:
+        return jsonify(_invoice(session, number))
+
+
+@bp.post("/invoices/<number>/cancellation-requests")
+def create_request(number: str):
+    data = body()
+
+    def action(session, actor):
+        services.request_cancellation(session, actor, number, data)
+        invoice = services.get_invoice(session, actor, number)
+        latest = session.scalars(
+            select(CancellationRequest)
+            .where(CancellationRequest.invoice_id == invoice.id)
+            .order_by(CancellationRequest.id.desc())
+        ).first()
+        return representations.request_json(session, latest), 201
+
+    return idempotent(action)
+
+
+@bp.post("/invoices/<number>/cancel")
+def cancel(number: str):
+    data = body()
+
+    def action(session, actor):
+        services.cancel_invoice(session, actor, number, data)
+        session.flush()
+        return _invoice(session, number), 200
+
+    return idempotent(action)
+
+
+# ---- cancellation requests ----------------------------------------------------------------------------------
+
+
+@bp.get("/cancellation-requests")
+def list_requests():
+    status = request.args.get("status") or None
+    allowed = ("requested", "approved", "rejected", "completed", "terminated")
+    if status not in (None, *allowed):
+        raise Invalid({"status": f"status must be one of: {', '.join(allowed)}."})
+    page, per_page = _page_args()
+    with uow(read_only=True) as session:
+        query = select(CancellationRequest).where(CancellationRequest.clinic_id == g.actor.clinic_id)
+        if status:
+            query = query.where(CancellationRequest.status == status)
+        result = queries.paginate(
+            session, query.order_by(CancellationRequest.requested_at, CancellationRequest.id), page, per_page
+        )
+        items = [representations.request_json(session, r) for r in result.items]
+    return jsonify(items=items, total=result.total, page=result.page, per_page=result.per_page)
+
+
+@bp.get("/cancellation-requests/form")
+def request_form():
+    with uow(read_only=True) as session:
+        _version, loaded = services.clinic_process(session, g.actor)
+        start = first_user_task(loaded)
+        if start.name != services.REQUEST_STEP:
+            raise Conflict(f"{g.actor.clinic_name} cancels invoices directly, without a request.")
+        form = describe_form(start)
+    return jsonify(task=form.title, fields=[field_json(f) for f in form.fields])
+
+
+@bp.get("/cancellation-requests/<int:request_id>")
+def get_request(request_id: int):
+    with uow(read_only=True) as session:
+        found = approvals.get_request(session, g.actor, request_id)
+        return jsonify(representations.request_json(session, found))
+
+
+@bp.get("/cancellation-requests/<int:request_id>/decision/form")
+def decision_form(request_id: int):
+    with uow(read_only=True) as session:
+        found = approvals.get_request(session, g.actor, request_id)
+        step = approvals.current_step(session, found)
+        if step is None:
+            raise Conflict("This request waits for no decision: it is " + found.status.capitalize() + ".")
+        version = session.get(ProcessInstance, step.instance_id).version
+        form = describe_form(spec_of(version).spec.task_specs[step.element_id])
+    return jsonify(task=form.title, step_id=step.id, fields=[field_json(f) for f in form.fields])
+
+
+@bp.post("/cancellation-requests/<int:request_id>/decision")
+def decide(request_id: int):
+    data = body()
+    step = data.get("step_id")
+    if step is not None and not isinstance(step, int):
+        raise Invalid({"step_id": "step_id must be the whole number given by the decision form."})
+
+    def action(session, actor):
+        approvals.decide(session, actor, request_id, data, step)
+        session.flush()
+        found = approvals.get_request(session, actor, request_id)
+        session.refresh(found)
+        return representations.request_json(session, found), 200
+
+    return idempotent(action)
+
+
+# ---- process instances (admins) -----------------------------------------------------------------------------
+
+
+def _instance_json(session, row) -> dict:
+    return {
+        "id": row.id,
+        "process_id": row.process_id,
+        "process_version": row.version,
+        "business_key": f"{g.actor.clinic_id}:{row.invoice_number}",
+        "invoice_number": row.invoice_number,
+        "status": row.status,
+        "waiting_for": row.waiting_for or None,
+        "started_by": row.started_by,
+        "started_at": representations.iso(row.started_at),
+    }
+
+
+@bp.get("/process-instances")
+def list_instances():
+    if "admin" not in g.actor.roles:
+        raise Forbidden("Only a clinic administrator may list process instances.")
+    status = request.args.get("status", "")
+    page, per_page = _page_args()
+    filters = monitoring.InstanceFilters(status=status, process_id=request.args.get("process_id", ""))
+    with uow(read_only=True) as session:
+        result = monitoring.list_instances(session, g.actor, filters, page, per_page)
+        items = [_instance_json(session, r) for r in result.items]
+    return jsonify(items=items, total=result.total, page=result.page, per_page=result.per_page)
+
+
+@bp.get("/process-instances/<int:instance_id>")
+def get_process_instance(instance_id: int):
+    with uow(read_only=True) as session:
+        instance = get_instance(session, g.actor, instance_id)
+        invoice = session.get(Invoice, instance.invoice_id)
+        rows = session.scalars(select(UserTask).where(UserTask.instance_id == instance.id).order_by(UserTask.id)).all()
+        ids = {r.completed_by_id for r in rows if r.completed_by_id}
+        users = dict(session.execute(select(User.id, User.username).where(User.id.in_(ids))).all()) if ids else {}
+        return jsonify(
+            id=instance.id,
+            process_id=instance.version.process_id,
+            process_version=instance.version.version,
+            business_key=instance.business_key,
+            invoice_number=invoice.number,
+            status=instance.status,
+            incident=(
+                {
+                    "element": instance.incident_element,
+                    "message": instance.incident_message,
+                    "at": representations.iso(instance.incident_at),
+                }
+                if instance.status == "incident"
+                else None
+            ),  # fmt: skip
+            ready_tasks=[
+                {
+                    "id": r.id,
+                    "element_id": r.element_id,
+                    "name": r.name,
+                    "lane": r.lane,
+                    "since": representations.iso(r.created_at),
+                }
+                for r in rows
+                if r.state == "ready"
+            ],
+            completed_tasks=[
+                {
+                    "id": r.id,
+                    "element_id": r.element_id,
+                    "name": r.name,
+                    "completed_by": users.get(r.completed_by_id),
+                    "completed_at": representations.iso(r.completed_at),
+                }
+                for r in rows
+                if r.state == "completed"
+            ],
+        )
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_document())
