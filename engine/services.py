@@ -335,6 +335,7 @@ REQUEST_STEP, CANCEL_STEP = "request_cancellation", "cancel_invoice"
 
 def request_cancellation(session: Session, actor: Actor, number: str, body: dict) -> Outcome:
     """Submit an Invoice Cancellation Request (approval clinics); direct clinics cancel without one."""
+    get_invoice(session, actor, number)
     _version, loaded = clinic_process(session, actor)
     if first_user_task(loaded).name != REQUEST_STEP:
         raise Conflict(f"{actor.clinic_name} cancels invoices directly, without a request: cancel the invoice instead.")

@@ -8,12 +8,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import threading
 import uuid
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
+from werkzeug.serving import make_server
 
 from engine.accounts import actor_for
 from engine.db import unit_of_work
@@ -196,3 +198,17 @@ def ledger():
     Ledger.down, Ledger.posted = True, []
     yield Ledger
     Ledger.down = False
+
+
+@pytest.fixture
+def live_server(app, demo):
+    """The app (demo data seeded) served by werkzeug in a daemon thread; yields the base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

@@ -60,6 +60,7 @@ def create_app(config: dict | None = None) -> Flask:
         else:
             deploy_processes(session)
 
+    app.url_map.converters["id"] = views.IdConverter
     views.init_app(app)
     auth.init_app(app)
     errors.init_app(app)

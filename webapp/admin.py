@@ -19,7 +19,7 @@ from engine.db import unit_of_work
 from engine.errors import Invalid
 
 from .auth import roles_required
-from .views import actor, uow
+from .views import actor, small_int, uow
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -30,8 +30,8 @@ def _filters() -> tuple[monitoring.InstanceFilters, dict]:
     errors = {}
     version = None
     if raw["version"]:
-        if raw["version"].isdigit():
-            version = int(raw["version"])
+        if small_int(raw["version"]):
+            version = small_int(raw["version"])
         else:
             errors["version"] = "Version must be a whole number, e.g. 2."
     try:
@@ -70,7 +70,7 @@ def instances():
         try:
             filters, raw = _filters()
             number = request.args.get("page", "1")
-            page = monitoring.list_instances(session, actor(), filters, page=int(number) if number.isdigit() else 1)
+            page = monitoring.list_instances(session, actor(), filters, page=small_int(number) or 1)
         except Invalid as exc:
             errors = exc.errors
         summary = monitoring.overview(session, actor())
@@ -103,7 +103,7 @@ def instances_csv():
     return Response(stream_with_context(rows()), mimetype="text/csv", headers=headers)
 
 
-@bp.get("/instances/<int:instance_id>")
+@bp.get("/instances/<id:instance_id>")
 @roles_required("admin")
 def instance(instance_id: int):
     return _instance_page(instance_id)
@@ -123,7 +123,7 @@ def _instance_page(instance_id: int, reason_errors: dict | None = None, status: 
     return render_template("admin/instance.html", d=detail, diagram=diagram, reason_errors=reason_errors or {}), status
 
 
-@bp.post("/instances/<int:instance_id>/retry")
+@bp.post("/instances/<id:instance_id>/retry")
 @roles_required("admin")
 def retry(instance_id: int):
     with uow() as session:
@@ -135,7 +135,7 @@ def retry(instance_id: int):
     return redirect(url_for("admin.instance", instance_id=instance_id))
 
 
-@bp.post("/instances/<int:instance_id>/terminate")
+@bp.post("/instances/<id:instance_id>/terminate")
 @roles_required("admin")
 def terminate(instance_id: int):
     try:

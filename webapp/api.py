@@ -84,7 +84,7 @@ def _int_arg(name: str, default: int, maximum: int | None = None) -> int:
 
 
 def _page_args() -> tuple[int, int]:
-    return _int_arg("page", 1), _int_arg("per_page", 20, queries.MAX_PER_PAGE)
+    return _int_arg("page", 1, 1_000_000), _int_arg("per_page", 20, queries.MAX_PER_PAGE)
 
 
 def idempotent(action: Callable[..., tuple[dict, int]]):
@@ -237,14 +237,14 @@ def request_form():
     return jsonify(task=form.title, fields=[field_json(f) for f in form.fields])
 
 
-@bp.get("/cancellation-requests/<int:request_id>")
+@bp.get("/cancellation-requests/<id:request_id>")
 def get_request(request_id: int):
     with uow(read_only=True) as session:
         found = approvals.get_request(session, g.actor, request_id)
         return jsonify(representations.request_json(session, found))
 
 
-@bp.get("/cancellation-requests/<int:request_id>/decision/form")
+@bp.get("/cancellation-requests/<id:request_id>/decision/form")
 def decision_form(request_id: int):
     with uow(read_only=True) as session:
         found = approvals.get_request(session, g.actor, request_id)
@@ -256,11 +256,11 @@ def decision_form(request_id: int):
     return jsonify(task=form.title, step_id=step.id, fields=[field_json(f) for f in form.fields])
 
 
-@bp.post("/cancellation-requests/<int:request_id>/decision")
+@bp.post("/cancellation-requests/<id:request_id>/decision")
 def decide(request_id: int):
     data = body()
     step = data.get("step_id")
-    if step is not None and not isinstance(step, int):
+    if step is not None and (not isinstance(step, int) or isinstance(step, bool) or not 0 < step < 2**31):
         raise Invalid({"step_id": "step_id must be the whole number given by the decision form."})
 
     def action(session, actor):
@@ -303,7 +303,7 @@ def list_instances():
     return jsonify(items=items, total=result.total, page=result.page, per_page=result.per_page)
 
 
-@bp.get("/process-instances/<int:instance_id>")
+@bp.get("/process-instances/<id:instance_id>")
 def get_process_instance(instance_id: int):
     with uow(read_only=True) as session:
         instance = get_instance(session, g.actor, instance_id)

@@ -9,7 +9,7 @@ from engine.errors import Invalid
 
 from .auth import roles_required
 from .forms import submitted_values
-from .views import actor, uow
+from .views import actor, small_int, uow
 
 bp = Blueprint("approvals", __name__, url_prefix="/billing/financial-approval")
 APPROVER_ROLES = ("approver", "admin")
@@ -37,7 +37,7 @@ def queue():
                 date_from=date_from,
                 date_to=date_to,
                 number=filters["number"],
-                page=int(args["page"]) if args.get("page", "").isdigit() else 1,
+                page=small_int(args.get("page")) or 1,
             )
             names = approvals.reason_names(session, [row.request for row in page.items])
     except Invalid as exc:
@@ -47,7 +47,7 @@ def queue():
     ), 422 if errors else 200
 
 
-@bp.route("/requests/<int:request_id>", methods=["GET", "POST"])
+@bp.route("/requests/<id:request_id>", methods=["GET", "POST"])
 @roles_required(*APPROVER_ROLES)
 def review(request_id: int):
     values, errors, status = {}, {}, 200
@@ -56,7 +56,7 @@ def review(request_id: int):
         try:
             with uow() as session:
                 step = request.form.get("step", "")
-                step_id = int(step) if step.isdigit() else None
+                step_id = small_int(step)
                 outcome = approvals.decide(session, actor(), request_id, values, step_id)
             flash(outcome.message, "warning" if outcome.incident else "success")
             return redirect(url_for("approvals.queue"))

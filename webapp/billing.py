@@ -9,16 +9,13 @@ from engine.errors import Invalid
 
 from .auth import clinic_required
 from .forms import submitted_values
-from .views import actor, uow
+from .views import actor, small_int, uow
 
 bp = Blueprint("billing", __name__, url_prefix="/billing")
 
 
 def _int_arg(name: str, default: int) -> int:
-    try:
-        return int(request.args.get(name, default))
-    except ValueError:
-        return default
+    return small_int(request.args.get(name)) or default
 
 
 @bp.get("/invoices")

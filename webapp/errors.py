@@ -49,9 +49,13 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(405)
     def method_not_allowed(exc):
+        allowed = ", ".join(sorted(getattr(exc, "valid_methods", None) or []))
         if _is_api():
-            return _api_error(405, "method_not_allowed", "This method is not allowed here: see /api/openapi.json.")
-        return render_template("error.html", title="Not allowed", message="This page does not take that action."), 405
+            response = _api_error(405, "method_not_allowed", "This method is not allowed here: see /api/openapi.json.")
+            response.headers["Allow"] = allowed
+            return response
+        page = render_template("error.html", title="Not allowed", message="This page does not take that action.")
+        return page, 405, {"Allow": allowed}
 
     @app.errorhandler(500)
     def server_error(exc):

@@ -52,11 +52,12 @@ def _param(name: str, where: str, schema: dict, description: str, required: bool
 
 
 PAGE_PARAMS = [
-    _param("page", "query", {"type": "integer", "minimum": 1}, "Page number, from 1"),
+    _param("page", "query", {"type": "integer", "minimum": 1, "maximum": 1_000_000}, "Page number, from 1"),
     _param("per_page", "query", {"type": "integer", "minimum": 1, "maximum": 100}, "Items per page (at most 100)"),
 ]
 NUMBER = _param("number", "path", {"type": "string"}, "The invoice number")
-REQUEST_ID = _param("request_id", "path", {"type": "integer"}, "The cancellation request id")
+ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+REQUEST_ID = _param("request_id", "path", ID, "The cancellation request id")
 IDEMPOTENCY = _param(
     "Idempotency-Key",
     "header",
@@ -221,7 +222,12 @@ SCHEMAS = {
         "properties": {
             "decision": {"enum": ["approve", "reject"]},
             "remarks": {"type": "string"},
-            "step_id": {"type": "integer", "description": "The step reviewed: 409 if someone decided it meanwhile"},
+            "step_id": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 2**31 - 1,
+                "description": "The step reviewed (from the decision form): 409 if someone decided it meanwhile",
+            },
         },
         "additionalProperties": True,
     },
@@ -382,7 +388,7 @@ PATHS = {
         "get": _op(
             "A process instance (administrators)",
             {"200": _json(_ref("ProcessInstance"), "The instance"), **_errors(401, 403, 404)},
-            [_param("instance_id", "path", {"type": "integer"}, "The instance id")],
+            [_param("instance_id", "path", ID, "The instance id")],
         )
     },
     "/api/openapi.json": {

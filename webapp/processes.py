@@ -8,15 +8,14 @@ from engine import deployments, migration
 from engine.errors import Invalid
 
 from .auth import roles_required
-from .views import actor, uow
+from .views import actor, small_int, uow
 
 bp = Blueprint("processes", __name__, url_prefix="/admin/processes")
 VIEWERS = ("analyst", "admin")
 
 
 def _int(name: str) -> int | None:
-    value = request.values.get(name, "")
-    return int(value) if value.isdigit() else None
+    return small_int(request.values.get(name))
 
 
 @bp.get("/")
@@ -47,7 +46,7 @@ def deploy():
     return redirect(url_for("processes.index"))
 
 
-@bp.get("/versions/<int:version_id>")
+@bp.get("/versions/<id:version_id>")
 @roles_required(*VIEWERS)
 def version(version_id: int):
     with uow(read_only=True) as session:
@@ -57,7 +56,7 @@ def version(version_id: int):
     return render_template("processes/version.html", version=found, files=sorted(files), diagram=diagram)
 
 
-@bp.get("/versions/<int:version_id>/files/<name>")
+@bp.get("/versions/<id:version_id>/files/<name>")
 @roles_required(*VIEWERS)
 def download(version_id: int, name: str):
     with uow(read_only=True) as session:

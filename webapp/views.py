@@ -10,11 +10,20 @@ from zoneinfo import ZoneInfo
 from flask import Flask, current_app
 from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.routing import IntegerConverter
 
 from engine.db import unit_of_work
 from engine.roles import ROLES
 
 csrf = CSRFProtect()
+
+
+class IdConverter(IntegerConverter):
+    """A row id in a URL: a positive integer the databases can hold (anything else is simply not found)."""
+
+    def __init__(self, url_map):
+        super().__init__(url_map, min=1, max=2**31 - 1)
+
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -28,6 +37,12 @@ APPROVAL_LABELS = {
     "completed": "Approved",
     "terminated": "Terminated",
 }
+
+
+def small_int(text: str | None) -> int | None:
+    """A positive whole number a database column can hold, or None."""
+    text = (text or "").strip()
+    return int(text) if text.isdigit() and len(text) <= 9 and int(text) > 0 else None
 
 
 @contextmanager

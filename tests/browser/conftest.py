@@ -6,11 +6,9 @@ The `app`, `demo` and database fixtures come from tests/conftest.py, so every te
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -25,20 +23,6 @@ def chromium_path() -> str:
             pytest.fail(f"Chromium is missing at {CHROMIUM}: CI must install it (apt-get install -y chromium)")
         pytest.skip("Chromium is missing: install it with 'sudo apt-get install -y chromium'")
     return str(CHROMIUM)
-
-
-@pytest.fixture
-def live_server(app, demo):
-    """The app (demo data seeded) served by werkzeug in a daemon thread; yields the base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="session")
