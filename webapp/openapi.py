@@ -5,16 +5,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-NULLABLE_STRING = {"type": ["string", "null"]}
-DATE_TIME = {"type": "string", "format": "date-time"}
-
-
-def _ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _nullable(name: str) -> dict:
-    return {"anyOf": [_ref(name), {"type": "null"}]}
+from .openapi_schemas import SCHEMAS, ref
 
 
 def _json(schema: dict, description: str) -> dict:
@@ -30,20 +21,7 @@ def _errors(*codes: int) -> dict:
         409: "Conflicts with the current state",
         422: "Invalid input; `error.fields` names each field",
     }
-    return {str(c): _json(_ref("Error"), words[c]) for c in codes}
-
-
-def _page(item: str) -> dict:
-    return {
-        "type": "object",
-        "required": ["items", "total", "page", "per_page"],
-        "properties": {
-            "items": {"type": "array", "items": _ref(item)},
-            "total": {"type": "integer", "minimum": 0},
-            "page": {"type": "integer", "minimum": 1},
-            "per_page": {"type": "integer", "minimum": 1},
-        },
-    }
+    return {str(c): _json(ref("Error"), words[c]) for c in codes}
 
 
 def _param(name: str, where: str, schema: dict, description: str, required: bool = False) -> dict:
@@ -65,223 +43,11 @@ IDEMPOTENCY = _param(
     "A retry with the same key returns the first answer",
 )
 
-SCHEMAS = {
-    "Error": {
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {
-                "type": "object",
-                "required": ["code", "message"],
-                "properties": {
-                    "code": {"type": "string"},
-                    "message": {"type": "string"},
-                    "fields": {"type": "object", "additionalProperties": {"type": "string"}},
-                },
-            }
-        },
-    },
-    "TokenRequest": {
-        "type": "object",
-        "required": ["username", "password"],
-        "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
-    },
-    "Token": {
-        "type": "object",
-        "required": ["token", "expires_at"],
-        "properties": {"token": {"type": "string"}, "expires_at": DATE_TIME},
-    },
-    "FormField": {
-        "type": "object",
-        "required": ["id", "label", "type", "required", "constraints", "enum_values"],
-        "properties": {
-            "id": {"type": "string"},
-            "label": {"type": "string"},
-            "type": {"enum": ["string", "long", "boolean", "date", "enum"]},
-            "required": {"type": "boolean"},
-            "constraints": {"type": "object"},
-            "enum_values": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["id", "name"],
-                    "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
-                },  # fmt: skip
-            },
-        },
-    },
-    "Form": {
-        "type": "object",
-        "required": ["task", "fields"],
-        "properties": {
-            "task": {"type": "string"},
-            "step_id": {"type": "integer"},
-            "fields": {"type": "array", "items": _ref("FormField")},
-        },
-    },
-    "Approval": {
-        "type": "object",
-        "required": ["step", "decision", "remarks", "decided_by", "decided_at"],
-        "properties": {
-            "step": {"type": "string"},
-            "decision": NULLABLE_STRING,
-            "remarks": NULLABLE_STRING,
-            "decided_by": NULLABLE_STRING,
-            "decided_at": {"type": ["string", "null"], "format": "date-time"},
-        },
-    },
-    "Decision": {
-        "type": "object",
-        "required": ["decision", "remarks", "decided_by", "decided_at"],
-        "properties": {
-            "decision": {"enum": ["approve", "reject"]},
-            "remarks": NULLABLE_STRING,
-            "decided_by": NULLABLE_STRING,
-            "decided_at": DATE_TIME,
-        },
-    },
-    "WaitingFor": {
-        "type": "object",
-        "required": ["task", "role"],
-        "properties": {"task": {"type": "string"}, "role": {"type": "string"}},
-    },
-    "CancellationRequest": {
-        "type": "object",
-        "required": [
-            "id",
-            "invoice_number",
-            "status",
-            "reason",
-            "remarks",
-            "requested_by",
-            "requested_at",
-            "waiting_for",
-            "decision",
-            "approvals",
-            "process_instance_id",
-        ],  # fmt: skip
-        "properties": {
-            "id": {"type": "integer"},
-            "invoice_number": {"type": "string"},
-            "status": {"enum": ["requested", "approved", "rejected", "completed", "terminated"]},
-            "reason": {"type": "string"},
-            "remarks": {"type": "string"},
-            "requested_by": {"type": "string"},
-            "requested_at": DATE_TIME,
-            "waiting_for": _nullable("WaitingFor"),
-            "decision": _nullable("Decision"),
-            "approvals": {"type": "array", "items": _ref("Approval")},
-            "process_instance_id": {"type": "integer"},
-        },
-    },
-    "HistoryEntry": {
-        "type": "object",
-        "required": ["at", "by", "action", "details"],
-        "properties": {
-            "at": DATE_TIME,
-            "by": NULLABLE_STRING,
-            "action": {"type": "string"},
-            "details": {"type": "object"},
-        },
-    },
-    "Invoice": {
-        "type": "object",
-        "required": [
-            "number",
-            "patient_name",
-            "patient_id",
-            "invoice_date",
-            "amount",
-            "currency",
-            "status",
-            "cancellation_request",
-            "allowed_actions",
-        ],  # fmt: skip
-        "properties": {
-            "number": {"type": "string"},
-            "patient_name": {"type": "string"},
-            "patient_id": {"type": "string"},
-            "invoice_date": {"type": "string", "format": "date"},
-            "amount": {"type": "string", "pattern": r"^-?\d+\.\d{2}$", "description": "An exact decimal"},
-            "currency": {"type": "string"},
-            "status": {"enum": ["open", "cancelled"]},
-            "cancellation_request": _nullable("CancellationRequest"),
-            "allowed_actions": {"type": "array", "items": {"enum": ["request_cancellation", "cancel"]}},
-            "history": {"type": "array", "items": _ref("HistoryEntry")},
-        },
-    },
-    "InvoicePage": _page("Invoice"),
-    "CancellationRequestPage": _page("CancellationRequest"),
-    "FormBody": {
-        "type": "object",
-        "description": "The fields of the step's form (see its /form endpoint); `remarks` names the Remarks field.",
-        "additionalProperties": True,
-    },
-    "DecisionBody": {
-        "type": "object",
-        "properties": {
-            "decision": {"enum": ["approve", "reject"]},
-            "remarks": {"type": "string"},
-            "step_id": {
-                "type": "integer",
-                "minimum": 1,
-                "maximum": 2**31 - 1,
-                "description": "The step reviewed (from the decision form): 409 if someone decided it meanwhile",
-            },
-        },
-        "additionalProperties": True,
-    },
-    "Task": {
-        "type": "object",
-        "required": ["id", "element_id", "name"],
-        "properties": {
-            "id": {"type": "integer"},
-            "element_id": {"type": "string"},
-            "name": {"type": "string"},
-            "lane": NULLABLE_STRING,
-            "since": DATE_TIME,
-            "completed_by": NULLABLE_STRING,
-            "completed_at": {"type": ["string", "null"], "format": "date-time"},
-        },
-    },
-    "ProcessInstanceSummary": {
-        "type": "object",
-        "required": ["id", "process_id", "process_version", "business_key", "status"],
-        "properties": {
-            "id": {"type": "integer"},
-            "process_id": {"type": "string"},
-            "process_version": {"type": "integer"},
-            "business_key": {"type": "string"},
-            "invoice_number": {"type": "string"},
-            "status": {"enum": ["running", "completed", "terminated", "incident"]},
-            "waiting_for": NULLABLE_STRING,
-            "started_by": {"type": "string"},
-            "started_at": DATE_TIME,
-        },
-    },
-    "ProcessInstancePage": _page("ProcessInstanceSummary"),
-    "ProcessInstance": {
-        "type": "object",
-        "required": ["id", "process_id", "process_version", "business_key", "status", "ready_tasks", "completed_tasks"],
-        "properties": {
-            "id": {"type": "integer"},
-            "process_id": {"type": "string"},
-            "process_version": {"type": "integer"},
-            "business_key": {"type": "string"},
-            "invoice_number": {"type": "string"},
-            "status": {"enum": ["running", "completed", "terminated", "incident"]},
-            "incident": {"type": ["object", "null"]},
-            "ready_tasks": {"type": "array", "items": _ref("Task")},
-            "completed_tasks": {"type": "array", "items": _ref("Task")},
-        },
-    },
-}
-
 
 def _op(summary: str, responses: dict, params=(), body: str | None = None, public: bool = False) -> dict:
     op = {"summary": summary, "parameters": list(params), "responses": responses}
     if body:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(body)}}}
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(body)}}}
     if public:
         op["security"] = []
     return op
@@ -291,7 +57,7 @@ PATHS = {
     "/api/tokens": {
         "post": _op(
             "Get a bearer token",
-            {"201": _json(_ref("Token"), "A token"), **_errors(400, 401, 422)},
+            {"201": _json(ref("Token"), "A token"), **_errors(400, 401, 422)},
             body="TokenRequest",
             public=True,
         )
@@ -302,7 +68,7 @@ PATHS = {
     "/api/invoices": {
         "get": _op(
             "The clinic's invoices",
-            {"200": _json(_ref("InvoicePage"), "A page of invoices"), **_errors(401, 403, 422)},
+            {"200": _json(ref("InvoicePage"), "A page of invoices"), **_errors(401, 403, 422)},
             [
                 _param("q", "query", {"type": "string"}, "Invoice number, patient name or patient id"),
                 _param("status", "query", {"enum": ["open", "cancelled"]}, "Invoice status"),
@@ -313,14 +79,14 @@ PATHS = {
     "/api/invoices/{number}": {
         "get": _op(
             "An invoice with its cancellation history",
-            {"200": _json(_ref("Invoice"), "The invoice"), **_errors(401, 403, 404)},
+            {"200": _json(ref("Invoice"), "The invoice"), **_errors(401, 403, 404)},
             [NUMBER],
         )  # fmt: skip
     },
     "/api/invoices/{number}/cancellation-requests": {
         "post": _op(
             "Submit an Invoice Cancellation Request",
-            {"201": _json(_ref("CancellationRequest"), "Requested"), **_errors(400, 401, 403, 404, 409, 422)},
+            {"201": _json(ref("CancellationRequest"), "Requested"), **_errors(400, 401, 403, 404, 409, 422)},
             [NUMBER, IDEMPOTENCY],
             body="FormBody",
         )
@@ -328,7 +94,7 @@ PATHS = {
     "/api/invoices/{number}/cancel": {
         "post": _op(
             "Cancel Invoice",
-            {"200": _json(_ref("Invoice"), "Cancelled"), **_errors(400, 401, 403, 404, 409, 422)},
+            {"200": _json(ref("Invoice"), "Cancelled"), **_errors(400, 401, 403, 404, 409, 422)},
             [NUMBER, IDEMPOTENCY],
             body="FormBody",
         )
@@ -336,7 +102,7 @@ PATHS = {
     "/api/cancellation-requests": {
         "get": _op(
             "The clinic's cancellation requests",
-            {"200": _json(_ref("CancellationRequestPage"), "A page of requests"), **_errors(401, 403, 422)},
+            {"200": _json(ref("CancellationRequestPage"), "A page of requests"), **_errors(401, 403, 422)},
             [
                 _param(
                     "status",
@@ -349,26 +115,26 @@ PATHS = {
         )
     },
     "/api/cancellation-requests/form": {
-        "get": _op("The fields of the request form", {"200": _json(_ref("Form"), "The form"), **_errors(401, 403, 409)})
+        "get": _op("The fields of the request form", {"200": _json(ref("Form"), "The form"), **_errors(401, 403, 409)})
     },
     "/api/cancellation-requests/{request_id}": {
         "get": _op(
             "A cancellation request",
-            {"200": _json(_ref("CancellationRequest"), "The request"), **_errors(401, 403, 404)},
+            {"200": _json(ref("CancellationRequest"), "The request"), **_errors(401, 403, 404)},
             [REQUEST_ID],
         )
     },
     "/api/cancellation-requests/{request_id}/decision/form": {
         "get": _op(
             "The fields of the step the request waits on",
-            {"200": _json(_ref("Form"), "The form"), **_errors(401, 403, 404, 409)},
+            {"200": _json(ref("Form"), "The form"), **_errors(401, 403, 404, 409)},
             [REQUEST_ID],
         )
     },
     "/api/cancellation-requests/{request_id}/decision": {
         "post": _op(
             "Decide the step the request waits on",
-            {"200": _json(_ref("CancellationRequest"), "Decided"), **_errors(400, 401, 403, 404, 409, 422)},
+            {"200": _json(ref("CancellationRequest"), "Decided"), **_errors(400, 401, 403, 404, 409, 422)},
             [REQUEST_ID, IDEMPOTENCY],
             body="DecisionBody",
         )
@@ -376,7 +142,7 @@ PATHS = {
     "/api/process-instances": {
         "get": _op(
             "Process instances of the clinic (administrators)",
-            {"200": _json(_ref("ProcessInstancePage"), "A page of instances"), **_errors(401, 403, 422)},
+            {"200": _json(ref("ProcessInstancePage"), "A page of instances"), **_errors(401, 403, 422)},
             [
                 _param("status", "query", {"enum": ["running", "completed", "terminated", "incident"]}, "Status"),
                 _param("process_id", "query", {"type": "string"}, "Process id"),
@@ -387,7 +153,7 @@ PATHS = {
     "/api/process-instances/{instance_id}": {
         "get": _op(
             "A process instance (administrators)",
-            {"200": _json(_ref("ProcessInstance"), "The instance"), **_errors(401, 403, 404)},
+            {"200": _json(ref("ProcessInstance"), "The instance"), **_errors(401, 403, 404)},
             [_param("instance_id", "path", ID, "The instance id")],
         )
     },

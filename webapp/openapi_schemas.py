@@ -1,0 +1,240 @@
+"""The schemas of the API's resources, for its OpenAPI document (webapp/openapi.py)."""
+
+from __future__ import annotations
+
+NULLABLE_STRING = {"type": ["string", "null"]}
+DATE_TIME = {"type": "string", "format": "date-time"}
+
+
+def ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(name: str) -> dict:
+    return {"anyOf": [ref(name), {"type": "null"}]}
+
+
+def _page(item: str) -> dict:
+    return {
+        "type": "object",
+        "required": ["items", "total", "page", "per_page"],
+        "properties": {
+            "items": {"type": "array", "items": ref(item)},
+            "total": {"type": "integer", "minimum": 0},
+            "page": {"type": "integer", "minimum": 1},
+            "per_page": {"type": "integer", "minimum": 1},
+        },
+    }
+
+
+SCHEMAS = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+                },
+            }
+        },
+    },
+    "TokenRequest": {
+        "type": "object",
+        "required": ["username", "password"],
+        "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
+    },
+    "Token": {
+        "type": "object",
+        "required": ["token", "expires_at"],
+        "properties": {"token": {"type": "string"}, "expires_at": DATE_TIME},
+    },
+    "FormField": {
+        "type": "object",
+        "required": ["id", "label", "type", "required", "constraints", "enum_values"],
+        "properties": {
+            "id": {"type": "string"},
+            "label": {"type": "string"},
+            "type": {"enum": ["string", "long", "boolean", "date", "enum"]},
+            "required": {"type": "boolean"},
+            "constraints": {"type": "object"},
+            "enum_values": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["id", "name"],
+                    "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
+                },  # fmt: skip
+            },
+        },
+    },
+    "Form": {
+        "type": "object",
+        "required": ["task", "fields"],
+        "properties": {
+            "task": {"type": "string"},
+            "step_id": {"type": "integer"},
+            "fields": {"type": "array", "items": ref("FormField")},
+        },
+    },
+    "Approval": {
+        "type": "object",
+        "required": ["step", "decision", "remarks", "decided_by", "decided_at"],
+        "properties": {
+            "step": {"type": "string"},
+            "decision": NULLABLE_STRING,
+            "remarks": NULLABLE_STRING,
+            "decided_by": NULLABLE_STRING,
+            "decided_at": {"type": ["string", "null"], "format": "date-time"},
+        },
+    },
+    "Decision": {
+        "type": "object",
+        "required": ["decision", "remarks", "decided_by", "decided_at"],
+        "properties": {
+            "decision": {"enum": ["approve", "reject"]},
+            "remarks": NULLABLE_STRING,
+            "decided_by": NULLABLE_STRING,
+            "decided_at": DATE_TIME,
+        },
+    },
+    "WaitingFor": {
+        "type": "object",
+        "required": ["task", "role"],
+        "properties": {"task": {"type": "string"}, "role": {"type": "string"}},
+    },
+    "CancellationRequest": {
+        "type": "object",
+        "required": [
+            "id",
+            "invoice_number",
+            "status",
+            "reason",
+            "remarks",
+            "requested_by",
+            "requested_at",
+            "waiting_for",
+            "decision",
+            "approvals",
+            "process_instance_id",
+        ],  # fmt: skip
+        "properties": {
+            "id": {"type": "integer"},
+            "invoice_number": {"type": "string"},
+            "status": {"enum": ["requested", "approved", "rejected", "completed", "terminated"]},
+            "reason": {"type": "string"},
+            "remarks": {"type": "string"},
+            "requested_by": {"type": "string"},
+            "requested_at": DATE_TIME,
+            "waiting_for": _nullable("WaitingFor"),
+            "decision": _nullable("Decision"),
+            "approvals": {"type": "array", "items": ref("Approval")},
+            "process_instance_id": {"type": "integer"},
+        },
+    },
+    "HistoryEntry": {
+        "type": "object",
+        "required": ["at", "by", "action", "details"],
+        "properties": {
+            "at": DATE_TIME,
+            "by": NULLABLE_STRING,
+            "action": {"type": "string"},
+            "details": {"type": "object"},
+        },
+    },
+    "Invoice": {
+        "type": "object",
+        "required": [
+            "number",
+            "patient_name",
+            "patient_id",
+            "invoice_date",
+            "amount",
+            "currency",
+            "status",
+            "cancellation_request",
+            "allowed_actions",
+        ],  # fmt: skip
+        "properties": {
+            "number": {"type": "string"},
+            "patient_name": {"type": "string"},
+            "patient_id": {"type": "string"},
+            "invoice_date": {"type": "string", "format": "date"},
+            "amount": {"type": "string", "pattern": r"^-?\d+\.\d{2}$", "description": "An exact decimal"},
+            "currency": {"type": "string"},
+            "status": {"enum": ["open", "cancelled"]},
+            "cancellation_request": _nullable("CancellationRequest"),
+            "allowed_actions": {"type": "array", "items": {"enum": ["request_cancellation", "cancel"]}},
+            "history": {"type": "array", "items": ref("HistoryEntry")},
+        },
+    },
+    "InvoicePage": _page("Invoice"),
+    "CancellationRequestPage": _page("CancellationRequest"),
+    "FormBody": {
+        "type": "object",
+        "description": "The fields of the step's form (see its /form endpoint); `remarks` names the Remarks field.",
+        "additionalProperties": True,
+    },
+    "DecisionBody": {
+        "type": "object",
+        "properties": {
+            "decision": {"enum": ["approve", "reject"]},
+            "remarks": {"type": "string"},
+            "step_id": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 2**31 - 1,
+                "description": "The step reviewed (from the decision form): 409 if someone decided it meanwhile",
+            },
+        },
+        "additionalProperties": True,
+    },
+    "Task": {
+        "type": "object",
+        "required": ["id", "element_id", "name"],
+        "properties": {
+            "id": {"type": "integer"},
+            "element_id": {"type": "string"},
+            "name": {"type": "string"},
+            "lane": NULLABLE_STRING,
+            "since": DATE_TIME,
+            "completed_by": NULLABLE_STRING,
+            "completed_at": {"type": ["string", "null"], "format": "date-time"},
+        },
+    },
+    "ProcessInstanceSummary": {
+        "type": "object",
+        "required": ["id", "process_id", "process_version", "business_key", "status"],
+        "properties": {
+            "id": {"type": "integer"},
+            "process_id": {"type": "string"},
+            "process_version": {"type": "integer"},
+            "business_key": {"type": "string"},
+            "invoice_number": {"type": "string"},
+            "status": {"enum": ["running", "completed", "terminated", "incident"]},
+            "waiting_for": NULLABLE_STRING,
+            "started_by": {"type": "string"},
+            "started_at": DATE_TIME,
+        },
+    },
+    "ProcessInstancePage": _page("ProcessInstanceSummary"),
+    "ProcessInstance": {
+        "type": "object",
+        "required": ["id", "process_id", "process_version", "business_key", "status", "ready_tasks", "completed_tasks"],
+        "properties": {
+            "id": {"type": "integer"},
+            "process_id": {"type": "string"},
+            "process_version": {"type": "integer"},
+            "business_key": {"type": "string"},
+            "invoice_number": {"type": "string"},
+            "status": {"enum": ["running", "completed", "terminated", "incident"]},
+            "incident": {"type": ["object", "null"]},
+            "ready_tasks": {"type": "array", "items": ref("Task")},
+            "completed_tasks": {"type": "array", "items": ref("Task")},
+        },
+    },
+}
