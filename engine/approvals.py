@@ -15,7 +15,7 @@ from .services import (
     Outcome,
     check_role,
     check_separation_of_duties,
-    complete_task,
+    continue_task,
     get_invoice,
 )
 from .tasks import first_user_task
@@ -69,7 +69,7 @@ def decide(session: Session, actor: Actor, request_id: int, submitted: dict, ste
     decision meant for the first approval never lands on the second.
     """
     request = get_request(session, actor, request_id)
-    get_invoice(session, actor, request.invoice.number, lock=True)
+    invoice = get_invoice(session, actor, request.invoice.number, lock=True)
     session.refresh(request)
     if request.status != "requested":
         raise Conflict(_decided_message(request))
@@ -78,9 +78,9 @@ def decide(session: Session, actor: Actor, request_id: int, submitted: dict, ste
         raise Conflict("This request waits for no decision right now.")
     if step_id is not None and row.id != step_id:
         raise Conflict(_step_taken_message(session, step_id, row))
-    spec = spec_of(session.get(ProcessInstance, request.instance_id).version).spec.task_specs[row.element_id]
-    values = with_aliases(describe_form(spec), submitted)
-    return complete_task(session, actor, request.invoice.number, row.element_id, values, screen=APPROVAL_SCREEN)
+    instance = session.get(ProcessInstance, request.instance_id)
+    values = with_aliases(describe_form(spec_of(instance.version).spec.task_specs[row.element_id]), submitted)
+    return continue_task(session, actor, invoice, instance, row.element_id, values, APPROVAL_SCREEN, request)
 
 
 def _step_taken_message(session: Session, step_id: int, now_waiting: UserTask) -> str:

@@ -90,7 +90,7 @@ class User(Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    grants: Mapped[list[RoleGrant]] = relationship(back_populates="user", lazy="selectin")
+    grants: Mapped[list[RoleGrant]] = relationship(back_populates="user")
 
 
 class RoleGrant(Base):
@@ -168,6 +168,14 @@ class ProcessInstance(Base):
             postgresql_where=text("status IN ('running', 'incident')"),
         ),
         Index("ix_instances_clinic_status", "clinic_id", "status", "waiting_since"),
+        Index(
+            "ix_instances_clinic_status_order",
+            "clinic_id",
+            "status",
+            "waiting_since",
+            text("started_at DESC"),
+            text("id DESC"),
+        ),
         Index("ix_instances_clinic_waiting", "clinic_id", "waiting_since"),
         Index("ix_instances_clinic_element", "clinic_id", "waiting_element", "waiting_since"),
         Index("ix_instances_clinic_started", "clinic_id", "started_at"),

@@ -41,10 +41,14 @@ class ActionContext:
         """A script task set these variables: kept in the history."""
         self.audit("script_values", task=task_name, values=[[k, str(v)] for k, v in sorted(values.items())])
 
+    known_request: CancellationRequest | None = None
+
     def request(self) -> CancellationRequest | None:
-        return self.session.scalar(
-            select(CancellationRequest).where(CancellationRequest.instance_id == self.instance.id)
-        )
+        if self.known_request is None:
+            self.known_request = self.session.scalar(
+                select(CancellationRequest).where(CancellationRequest.instance_id == self.instance.id)
+            )
+        return self.known_request
 
 
 @operation("submit_request")

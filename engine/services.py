@@ -171,7 +171,7 @@ def complete_task(
     instance = active_instance(session, invoice)
     if instance is None:
         return _start(session, actor, invoice, element_id, submitted, screen)
-    return _continue(session, actor, invoice, instance, element_id, submitted, screen)
+    return continue_task(session, actor, invoice, instance, element_id, submitted, screen)
 
 
 def check_role(actor: Actor, spec) -> None:
@@ -211,9 +211,9 @@ def _start(session, actor, invoice, element_id, submitted, screen) -> Outcome:
         state_json="{}",
         started_by_id=actor.user_id,
     )
+    session.add(instance)
     try:
-        with session.begin_nested():
-            session.add(instance)
+        session.flush()  # the database allows one active instance per invoice: a simultaneous start fails here
     except IntegrityError:
         raise Conflict(f"Invoice {invoice.number} already has a cancellation in progress.") from None
     workflow = new_workflow(loaded, seed)
@@ -221,7 +221,7 @@ def _start(session, actor, invoice, element_id, submitted, screen) -> Outcome:
     with operations_bound_to(context):
         workflow.do_engine_steps()
     task = next(t for t in ready_user_tasks(workflow) if t.task_spec.name == element_id)
-    return _run(session, actor, context, workflow, task, values, None)
+    return _run(session, actor, context, workflow, task, values, None, ready=[])
 
 
 def _check_role_of(actor: Actor, loaded: LoadedProcess, element_id: str) -> None:
@@ -231,10 +231,12 @@ def _check_role_of(actor: Actor, loaded: LoadedProcess, element_id: str) -> None
     check_role(actor, spec)
 
 
-def _continue(session, actor, invoice, instance, element_id, submitted, screen) -> Outcome:
+def continue_task(session, actor, invoice, instance, element_id, submitted, screen, request=None) -> Outcome:
+    """Complete a ready task of a running instance; the invoice must already be locked by the caller."""
     loaded = spec_of(instance.version)
     _check_role_of(actor, loaded, element_id)
-    ready = _ready_rows(session, instance)
+    rows = list(session.scalars(select(UserTask).where(UserTask.instance_id == instance.id)))
+    ready = [r for r in rows if r.state == "ready"]
     row = next((r for r in ready if r.element_id == element_id and r.screen == screen), None)
     if row is None:
         if element_id == first_user_task(loaded).name:
@@ -249,12 +251,14 @@ def _continue(session, actor, invoice, instance, element_id, submitted, screen) 
     version = instance.version
     spec = loaded.spec.task_specs[element_id]
     if screen == APPROVAL_SCREEN:
-        check_separation_of_duties(session, actor, instance)
+        check_separation_of_duties(session, actor, instance, rows)
     workflow = load_workflow(instance.state_json, version.spec_json)
     task = workflow.get_task_from_id(UUID(row.task_id))
     values = validate(describe_form(spec), submitted, task.data)
     context = ActionContext(session, actor.user_id, invoice, instance)
-    return _run(session, actor, context, workflow, task, values, row)
+    if request is not None:
+        context.known_request = request
+    return _run(session, actor, context, workflow, task, values, row, ready)
 
 
 def _not_waiting_message(session, instance, element_id, ready) -> str:
@@ -274,22 +278,20 @@ def _not_waiting_message(session, instance, element_id, ready) -> str:
     return f"This step is not open now: the cancellation waits for {_waiting_words(ready)}."
 
 
-def check_separation_of_duties(session: Session, actor: Actor, instance: ProcessInstance) -> None:
+def check_separation_of_duties(
+    session: Session, actor: Actor, instance: ProcessInstance, rows: list[UserTask] | None = None
+) -> None:
     """Nobody decides a request they made, and nobody decides twice on one request."""
-    mine = session.scalars(
-        select(UserTask).where(
-            UserTask.instance_id == instance.id,
-            UserTask.state == "completed",
-            UserTask.completed_by_id == actor.user_id,
-        )
-    ).all()
+    if rows is None:
+        rows = list(session.scalars(select(UserTask).where(UserTask.instance_id == instance.id)))
+    mine = [r for r in rows if r.state == "completed" and r.completed_by_id == actor.user_id]
     if any(t.screen != APPROVAL_SCREEN for t in mine):
         raise Forbidden("You made this cancellation request, so you cannot decide it: another approver must.")
     if mine:
         raise Forbidden("You already decided on this request: another approver must decide this step.")
 
 
-def _run(session, actor, context, workflow, task, values, row) -> Outcome:
+def _run(session, actor, context, workflow, task, values, row, ready=None) -> Outcome:
     instance = context.instance
     task.set_data(**values)
     task.run()
@@ -314,8 +316,7 @@ def _run(session, actor, context, workflow, task, values, row) -> Outcome:
         instance.completed_at = context.now if workflow.is_completed() else None
     instance.state_json = dump_workflow(workflow)
     instance.updated_at = context.now
-    session.flush()
-    sync_task_rows(session, workflow, instance, task, actor.user_id, values, row, context.now)
+    sync_task_rows(session, workflow, instance, task, actor.user_id, values, row, context.now, ready)
     return outcome
 
 

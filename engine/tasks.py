@@ -49,8 +49,12 @@ def sync_task_rows(
     values: dict,
     done_row: UserTask | None,
     now: datetime,
+    ready_rows: list[UserTask] | None = None,
 ) -> None:
-    """Record the completed task and bring the ready rows in line with the workflow's ready user tasks."""
+    """Record the completed task and bring the ready rows in line with the workflow's ready user tasks.
+
+    `ready_rows`: the instance's ready rows as the caller read them before the action (saves a query).
+    """
     if done_row is None:
         done_row = _row_for(instance, done_task, now)
         session.add(done_row)
@@ -58,18 +62,28 @@ def sync_task_rows(
     done_row.completed_at = now
     done_row.completed_by_id = actor_id
     done_row.form_data = json.dumps(values, default=str)
-    session.flush()
-    sync_ready_rows(session, workflow, instance, now)
+    others = None if ready_rows is None else [r for r in ready_rows if r is not done_row]
+    sync_ready_rows(session, workflow, instance, now, others, done_row)
 
 
-def sync_ready_rows(session: Session, workflow: BpmnWorkflow, instance: ProcessInstance, now: datetime) -> None:
+def sync_ready_rows(
+    session: Session,
+    workflow: BpmnWorkflow,
+    instance: ProcessInstance,
+    now: datetime,
+    rows: list[UserTask] | None = None,
+    done_row: UserTask | None = None,
+) -> None:
     """Rows for newly ready user tasks; rows whose task is no longer ready are cancelled."""
     ready_ids = {str(t.id): t for t in ready_user_tasks(workflow)}
-    rows = session.scalars(select(UserTask).where(UserTask.instance_id == instance.id, UserTask.state == "ready")).all()
+    if rows is None:
+        session.flush()
+        query = select(UserTask).where(UserTask.instance_id == instance.id, UserTask.state == "ready")
+        rows = [r for r in session.scalars(query) if r is not done_row]
     for row in rows:
         if row.task_id not in ready_ids:
             row.state = "cancelled"
-    known = {r.task_id for r in rows}
+    known = {r.task_id for r in rows} | ({done_row.task_id} if done_row is not None else set())
     waiting = [r for r in rows if r.state == "ready"]
     for task_id, task in ready_ids.items():
         if task_id not in known:
