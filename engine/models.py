@@ -252,8 +252,8 @@ class CancellationRequest(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decision_remarks: Mapped[str | None] = mapped_column(Text)
 
-    invoice: Mapped[Invoice] = relationship(lazy="joined")
-    requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id], lazy="joined")
+    invoice: Mapped[Invoice] = relationship(lazy="joined", innerjoin=True)
+    requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id], lazy="joined", innerjoin=True)
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id], lazy="joined")
 
 

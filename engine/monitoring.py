@@ -77,9 +77,39 @@ class InstanceRow:
         return f"{self.waiting_task} — {roles}" if roles else self.waiting_task
 
 
+def _conditions(actor: Actor, filters: InstanceFilters) -> list:
+    """The filters as conditions on process_instances alone, so counts and pages use its indexes."""
+    conditions = [ProcessInstance.clinic_id == actor.clinic_id]
+    if filters.status:
+        conditions.append(ProcessInstance.status == filters.status)
+    if filters.process_id or filters.version is not None:
+        versions = select(ProcessVersion.id)
+        if filters.process_id:
+            versions = versions.where(ProcessVersion.process_id == filters.process_id)
+        if filters.version is not None:
+            versions = versions.where(ProcessVersion.version == filters.version)
+        conditions.append(ProcessInstance.process_version_id.in_(versions))
+    if filters.waiting_element:
+        conditions.append(ProcessInstance.waiting_element == filters.waiting_element)
+    if filters.number.strip():
+        term = filters.number.strip()
+        # A prefix as an index range on (clinic_id, number), then the instances of those few invoices. The
+        # invoices are the clinic's, so the instances are too: without a clinic condition of its own, the
+        # planner reads them by invoice, not the whole clinic.
+        invoices = select(Invoice.id).where(
+            Invoice.clinic_id == actor.clinic_id, Invoice.number >= term, Invoice.number < term + "\uffff"
+        )
+        conditions[0] = ProcessInstance.invoice_id.in_(invoices)
+    if filters.started_from:
+        conditions.append(ProcessInstance.started_at >= day_bounds_utc(filters.started_from, actor.timezone)[0])
+    if filters.started_to:
+        conditions.append(ProcessInstance.started_at < day_bounds_utc(filters.started_to, actor.timezone)[1])
+    return conditions
+
+
 def _query(actor: Actor, filters: InstanceFilters) -> Select:
     starter = aliased(User)
-    query = (
+    return (
         select(
             ProcessInstance.id,
             Invoice.number,
@@ -97,25 +127,8 @@ def _query(actor: Actor, filters: InstanceFilters) -> Select:
         .join(Invoice, Invoice.id == ProcessInstance.invoice_id)
         .join(ProcessVersion, ProcessVersion.id == ProcessInstance.process_version_id)
         .join(starter, starter.id == ProcessInstance.started_by_id)
-        .where(ProcessInstance.clinic_id == actor.clinic_id)
+        .where(*_conditions(actor, filters))
     )
-    if filters.status:
-        query = query.where(ProcessInstance.status == filters.status)
-    if filters.process_id:
-        query = query.where(ProcessVersion.process_id == filters.process_id)
-    if filters.version is not None:
-        query = query.where(ProcessVersion.version == filters.version)
-    if filters.waiting_element:
-        query = query.where(ProcessInstance.waiting_element == filters.waiting_element)
-    if filters.number.strip():
-        term = filters.number.strip()
-        # A prefix as an index range on (clinic_id, number): fast on both databases.
-        query = query.where(Invoice.number >= term, Invoice.number < term + "\uffff")
-    if filters.started_from:
-        query = query.where(ProcessInstance.started_at >= day_bounds_utc(filters.started_from, actor.timezone)[0])
-    if filters.started_to:
-        query = query.where(ProcessInstance.started_at < day_bounds_utc(filters.started_to, actor.timezone)[1])
-    return query
 
 
 def _ordered(query: Select) -> Select:
@@ -142,13 +155,41 @@ class InstancePage:
 def list_instances(
     session: Session, actor: Actor, filters: InstanceFilters, page: int = 1, per_page: int = 25
 ) -> InstancePage:
+    """A page in display order: those waiting, longest first, then the others, newest first.
+
+    The two groups are read separately, each along an index, and only the page's rows are joined.
+    """
     filters.check()
-    query = _query(actor, filters)
+    conditions = _conditions(actor, filters)
     per_page = min(max(per_page, 1), MAX_PER_PAGE)
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    count = select(func.count(ProcessInstance.id)).where(*conditions)
+    total = session.scalar(count) or 0
+    waiting = session.scalar(count.where(ProcessInstance.waiting_since.is_not(None))) or 0
     page = min(max(page, 1), max(1, -(-total // per_page)))
-    rows = session.execute(_ordered(query).limit(per_page).offset((page - 1) * per_page)).all()
-    return InstancePage([InstanceRow(*row) for row in rows], total, page, per_page)
+    offset = (page - 1) * per_page
+    ids: list[int] = []
+    if offset < waiting:
+        ids += session.scalars(
+            select(ProcessInstance.id)
+            .where(*conditions, ProcessInstance.waiting_since.is_not(None))
+            .order_by(ProcessInstance.waiting_since, ProcessInstance.id)
+            .limit(per_page)
+            .offset(offset)
+        )
+    if len(ids) < per_page:
+        ids += session.scalars(
+            select(ProcessInstance.id)
+            .where(*conditions, ProcessInstance.waiting_since.is_(None))
+            .order_by(ProcessInstance.started_at.desc(), ProcessInstance.id.desc())
+            .limit(per_page - len(ids))
+            .offset(max(0, offset - waiting))
+        )
+    rows = (
+        {row[0]: row for row in session.execute(_query(actor, filters).where(ProcessInstance.id.in_(ids)))}
+        if ids
+        else {}
+    )
+    return InstancePage([InstanceRow(*rows[i]) for i in ids if i in rows], total, page, per_page)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, func, literal, or_, select
+from sqlalchemy import Select, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from .accounts import Actor
@@ -115,7 +115,7 @@ def approval_queue(
             func.lower(Invoice.number).like(f"%{_escape_like(number.strip().lower())}%", escape="\\")
         )
     if status == "requested":
-        query = query.where(_decidable_by(actor))
+        query = _decidable_by(query, actor)
     query = query.order_by(CancellationRequest.requested_at, CancellationRequest.id)
     result = paginate(session, query, page, per_page)
     ready = {}
@@ -133,22 +133,13 @@ def approval_queue(
     return Page(items, result.total, result.page, result.per_page)
 
 
-def _decidable_by(actor: Actor):
-    """The request waits on a Financial Approval step of one of the actor's roles, and the actor has done
-    no step of it (nobody decides their own request, nobody decides twice)."""
+def _decidable_by(query: Select, actor: Actor) -> Select:
+    """Only requests waiting on a Financial Approval step of one of the actor's roles, of which the actor has
+    done no step (nobody decides their own request, nobody decides twice). Read from the clinic's few ready
+    steps (an index), not from every request."""
     step = aliased(UserTask)
     mine = aliased(UserTask)
     roles = literal(",") + step.roles + literal(",")
-    waits_for_me = (
-        select(step.id)
-        .where(
-            step.instance_id == CancellationRequest.instance_id,
-            step.state == "ready",
-            step.screen == "financial_approval",
-            or_(*(roles.like(f"%,{role},%") for role in sorted(actor.roles))),
-        )
-        .exists()
-    )
     done_by_me = (
         select(mine.id)
         .where(
@@ -158,7 +149,13 @@ def _decidable_by(actor: Actor):
         )
         .exists()
     )
-    return and_(waits_for_me, ~done_by_me)
+    return query.join(step, step.instance_id == CancellationRequest.instance_id).where(
+        step.clinic_id == actor.clinic_id,
+        step.state == "ready",
+        step.screen == "financial_approval",
+        or_(*(roles.like(f"%,{role},%") for role in sorted(actor.roles))),
+        ~done_by_me,
+    )
 
 
 def awaiting_approval(session: Session, invoice_ids: list[int]) -> dict[int, str]:
