@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from .accounts import Actor
 from .errors import Conflict, Forbidden, NotFound
 from .forms import FormDef, describe_form, with_aliases
-from .models import CancellationRequest, ProcessInstance, User, UserTask
+from .models import CancellationRequest, ProcessInstance, ProcessVersion, User, UserTask
 from .runtime import spec_of
 from .services import (
     APPROVAL_SCREEN,
@@ -98,10 +98,26 @@ def current_step(session: Session, request: CancellationRequest) -> UserTask | N
 
 def reason_names(session: Session, requests: list[CancellationRequest]) -> dict[int, str]:
     """The Reason of each request as its diagram's form names it (e.g. `duplicate` -> Duplicate invoice)."""
-    names: dict[int, str] = {}
+    if not requests:
+        return {}
+    version_of = dict(
+        session.execute(
+            select(ProcessInstance.id, ProcessInstance.process_version_id).where(
+                ProcessInstance.id.in_({r.instance_id for r in requests})
+            )
+        ).all()
+    )
+    versions = {
+        v.id: v
+        for v in session.scalars(
+            select(ProcessVersion)
+            .options(load_only(ProcessVersion.id, ProcessVersion.process_id, ProcessVersion.content_hash))
+            .where(ProcessVersion.id.in_(set(version_of.values())))
+        )
+    }
+    fields = {vid: describe_form(first_user_task(spec_of(v))).get("reason") for vid, v in versions.items()}
+    names = {}
     for request in requests:
-        instance = session.get(ProcessInstance, request.instance_id)
-        loaded = spec_of(instance.version)
-        field = describe_form(first_user_task(loaded)).get("reason")
+        field = fields.get(version_of.get(request.instance_id))
         names[request.id] = field.option_name(request.reason) if field else request.reason
     return names

@@ -213,6 +213,7 @@ class UserTask(Base):
     __tablename__ = "user_tasks"
     __table_args__ = (
         Index("ix_user_tasks_clinic_state", "clinic_id", "state", "screen"),
+        Index("ix_user_tasks_completed_by", "completed_by_id", "instance_id"),
         UniqueConstraint("instance_id", "task_id"),
     )
 

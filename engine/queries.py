@@ -29,9 +29,11 @@ class Page:
         return max(1, -(-self.total // self.per_page))
 
 
-def paginate(session: Session, query: Select, page: int, per_page: int) -> Page:
+def paginate(session: Session, query: Select, page: int, per_page: int, counted: Select | None = None) -> Page:
+    """A page of the query's rows; `counted` is an equivalent query that is cheaper to count, if any."""
     per_page = min(max(per_page, 1), MAX_PER_PAGE)
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    counted = (counted if counted is not None else query).order_by(None)
+    total = session.scalar(select(func.count()).select_from(counted.with_only_columns(literal(1)).subquery())) or 0
     last = max(1, -(-total // per_page))
     page = min(max(page, 1), last)
     items = list(session.scalars(query.limit(per_page).offset((page - 1) * per_page)).unique())
@@ -114,10 +116,14 @@ def approval_queue(
         query = query.join(Invoice, Invoice.id == CancellationRequest.invoice_id).where(
             func.lower(Invoice.number).like(f"%{_escape_like(number.strip().lower())}%", escape="\\")
         )
+    counted = query
     if status == "requested":
-        query = _decidable_by(query, actor)
+        # Counted from the clinic's ready steps (an index); the page walks the requests in date order and
+        # stops once it has enough.
+        counted = _decidable_by(query, actor)
+        query = query.where(_decidable_exists(actor))
     query = query.order_by(CancellationRequest.requested_at, CancellationRequest.id)
-    result = paginate(session, query, page, per_page)
+    result = paginate(session, query, page, per_page, counted)
     ready = {}
     ids = [r.instance_id for r in result.items]
     if ids:
@@ -133,6 +139,33 @@ def approval_queue(
     return Page(items, result.total, result.page, result.per_page)
 
 
+def _decidable_exists(actor: Actor):
+    """The same rule as _decidable_by, as a condition checked request by request."""
+    step = aliased(UserTask)
+    mine = aliased(UserTask)
+    roles = literal(",") + step.roles + literal(",")
+    waits_for_me = (
+        select(step.id)
+        .where(
+            step.instance_id == CancellationRequest.instance_id,
+            step.state == "ready",
+            step.screen == "financial_approval",
+            or_(*(roles.like(f"%,{role},%") for role in sorted(actor.roles))),
+        )
+        .exists()
+    )
+    done_by_me = (
+        select(mine.id)
+        .where(
+            mine.completed_by_id == actor.user_id,
+            mine.instance_id == CancellationRequest.instance_id,
+            mine.state == "completed",
+        )
+        .exists()
+    )
+    return waits_for_me & ~done_by_me
+
+
 def _decidable_by(query: Select, actor: Actor) -> Select:
     """Only requests waiting on a Financial Approval step of one of the actor's roles, of which the actor has
     done no step (nobody decides their own request, nobody decides twice). Read from the clinic's few ready
@@ -140,12 +173,13 @@ def _decidable_by(query: Select, actor: Actor) -> Select:
     step = aliased(UserTask)
     mine = aliased(UserTask)
     roles = literal(",") + step.roles + literal(",")
+    # One probe per request along (completed_by_id, instance_id).
     done_by_me = (
         select(mine.id)
         .where(
+            mine.completed_by_id == actor.user_id,
             mine.instance_id == CancellationRequest.instance_id,
             mine.state == "completed",
-            mine.completed_by_id == actor.user_id,
         )
         .exists()
     )

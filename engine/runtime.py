@@ -125,14 +125,20 @@ def spec_json_of(loaded: LoadedProcess) -> str:
     return json.dumps({"spec": whole["spec"], "subprocess_specs": whole["subprocess_specs"]})
 
 
+_PARSED: dict[tuple, LoadedProcess] = {}
+
+
 def spec_of(version) -> LoadedProcess:
-    """The parsed spec of a stored process version (its forms and tasks), cached per version."""
-    return _parsed(version.id, version.process_id, version.source_files)
+    """The parsed spec of a stored process version (its forms and tasks), cached per version and content.
 
-
-@lru_cache(maxsize=64)
-def _parsed(version_id: int, process_id: str, source_files: str) -> LoadedProcess:
-    return parse_files(json.loads(source_files), operation_names())[process_id]
+    Only a cache miss reads the version's files, so callers may load a version without them.
+    """
+    key = (version.id, version.process_id, version.content_hash)
+    if key not in _PARSED:
+        if len(_PARSED) > 256:
+            _PARSED.clear()
+        _PARSED[key] = parse_files(json.loads(version.source_files), operation_names())[version.process_id]
+    return _PARSED[key]
 
 
 def new_workflow(loaded: LoadedProcess, data: dict[str, Any]) -> BpmnWorkflow:
