@@ -31,8 +31,8 @@ validate: install
 	$(BIN)/python -m engine.cli validate processes
 
 lint: install
-	$(BIN)/ruff check engine webapp tests
-	$(BIN)/ruff format --check engine webapp tests
+	$(BIN)/ruff check engine webapp tests bench
+	$(BIN)/ruff format --check engine webapp tests bench
 
 test: install lint validate
 	@if [ ! -x "$(CHROMIUM)" ]; then \
@@ -63,3 +63,8 @@ vendor-bpmn-js:
 	cp /tmp/bpmn-js-vendor/package/dist/assets/diagram-js.css /tmp/bpmn-js-vendor/package/dist/assets/bpmn-js.css $(BPMN_JS_DIR)/assets/
 	cp /tmp/bpmn-js-vendor/package/LICENSE $(BPMN_JS_DIR)/LICENSE
 	printf 'bpmn-js %s (npm), dist/bpmn-navigated-viewer.production.min.js and dist/assets/*.css.\nLicence: LICENSE (bpmn.io licence: keep the bpmn.io watermark visible).\nRefresh: make vendor-bpmn-js BPMN_JS_VERSION=x.y.z\n' $(BPMN_JS_VERSION) > $(BPMN_JS_DIR)/VERSION
+
+# 100,000 instances bulk-filled on SQLite and PostgreSQL (TEST_POSTGRES_URL, else postgres@127.0.0.1:5432/test;
+# skipped if unreachable): list/queue latency, lifecycle rate (engine vs HTTP), SQL per action -> bench/results.md
+bench: install
+	$(BIN)/python -m bench.run
