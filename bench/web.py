@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -149,7 +150,7 @@ def gunicorn(database_url: str, workers: int = 2) -> Iterator[str]:
     """The server `make run` starts, on a free port, against the bench database; stopped (by its pid) after."""
     port = free_port()
     folder = tempfile.mkdtemp(prefix="bench_instance_")
-    env = dict(os.environ, DATABASE_URL=database_url, SECRET_KEY="bench-only-secret", INSTANCE_PATH=folder)
+    env = dict(os.environ, DATABASE_URL=database_url, SECRET_KEY=secrets.token_hex(16), INSTANCE_PATH=folder)
     log = open(Path(folder) / "gunicorn.log", "w")
     command = [str(Path(sys.executable).parent / "gunicorn"), "--workers", str(workers)]
     command += ["--bind", f"127.0.0.1:{port}", "wsgi:app"]

@@ -139,56 +139,40 @@ def approval_queue(
     return Page(items, result.total, result.page, result.per_page)
 
 
-def _decidable_exists(actor: Actor):
-    """The same rule as _decidable_by, as a condition checked request by request."""
-    step = aliased(UserTask)
-    mine = aliased(UserTask)
+def _my_open_step(actor: Actor, step) -> list:
+    """`step` (a user_tasks alias) is a ready Financial Approval step of one of the actor's roles."""
     roles = literal(",") + step.roles + literal(",")
-    waits_for_me = (
-        select(step.id)
-        .where(
-            step.instance_id == CancellationRequest.instance_id,
-            step.state == "ready",
-            step.screen == "financial_approval",
-            or_(*(roles.like(f"%,{role},%") for role in sorted(actor.roles))),
-        )
-        .exists()
-    )
-    done_by_me = (
-        select(mine.id)
-        .where(
-            mine.completed_by_id == actor.user_id,
-            mine.instance_id == CancellationRequest.instance_id,
-            mine.state == "completed",
-        )
-        .exists()
-    )
-    return waits_for_me & ~done_by_me
-
-
-def _decidable_by(query: Select, actor: Actor) -> Select:
-    """Only requests waiting on a Financial Approval step of one of the actor's roles, of which the actor has
-    done no step (nobody decides their own request, nobody decides twice). Read from the clinic's few ready
-    steps (an index), not from every request."""
-    step = aliased(UserTask)
-    mine = aliased(UserTask)
-    roles = literal(",") + step.roles + literal(",")
-    # One probe per request along (completed_by_id, instance_id).
-    done_by_me = (
-        select(mine.id)
-        .where(
-            mine.completed_by_id == actor.user_id,
-            mine.instance_id == CancellationRequest.instance_id,
-            mine.state == "completed",
-        )
-        .exists()
-    )
-    return query.join(step, step.instance_id == CancellationRequest.instance_id).where(
-        step.clinic_id == actor.clinic_id,
+    return [
         step.state == "ready",
         step.screen == "financial_approval",
         or_(*(roles.like(f"%,{role},%") for role in sorted(actor.roles))),
-        ~done_by_me,
+    ]
+
+
+def _not_done_by(actor: Actor):
+    """The actor has done no step of the request (nobody decides their own request, nobody decides twice):
+    one probe per request along (completed_by_id, instance_id)."""
+    mine = aliased(UserTask)
+    done = select(mine.id).where(
+        mine.completed_by_id == actor.user_id,
+        mine.instance_id == CancellationRequest.instance_id,
+        mine.state == "completed",
+    )
+    return ~done.exists()
+
+
+def _decidable_exists(actor: Actor):
+    """Requests the actor may decide now, as a condition checked request by request (for paging)."""
+    step = aliased(UserTask)
+    waits = select(step.id).where(step.instance_id == CancellationRequest.instance_id, *_my_open_step(actor, step))
+    return waits.exists() & _not_done_by(actor)
+
+
+def _decidable_by(query: Select, actor: Actor) -> Select:
+    """The same requests, read from the clinic's few ready steps (an index), not from every request."""
+    step = aliased(UserTask)
+    return query.join(step, step.instance_id == CancellationRequest.instance_id).where(
+        step.clinic_id == actor.clinic_id, *_my_open_step(actor, step), _not_done_by(actor)
     )
 
 
