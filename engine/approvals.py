@@ -121,3 +121,13 @@ def reason_names(session: Session, requests: list[CancellationRequest]) -> dict[
         field = fields.get(version_of.get(request.instance_id))
         names[request.id] = field.option_name(request.reason) if field else request.reason
     return names
+
+
+def decision_form(session: Session, actor: Actor, request_id: int) -> tuple[FormDef, UserTask]:
+    """The form of the step the request waits on, and that step (Conflict when it waits on none)."""
+    request = get_request(session, actor, request_id)
+    step = _approval_row(session, request)
+    if step is None:
+        raise Conflict(f"This request waits for no decision: it is {request.status.capitalize()}.")
+    version = session.get(ProcessInstance, step.instance_id).version
+    return describe_form(spec_of(version).spec.task_specs[step.element_id]), step

@@ -186,3 +186,16 @@ def awaiting_approval(session: Session, invoice_ids: list[int]) -> dict[int, str
         )
     )
     return {invoice_id: lane for invoice_id, lane in rows}
+
+
+REQUEST_STATUSES = ("requested", "approved", "rejected", "completed", "terminated")
+
+
+def list_requests(session: Session, actor: Actor, status: str | None, page: int, per_page: int) -> Page:
+    """The clinic's cancellation requests, oldest first, optionally of one status."""
+    if status not in (None, *REQUEST_STATUSES):
+        raise Invalid({"status": f"status must be one of: {', '.join(REQUEST_STATUSES)}."})
+    query = select(CancellationRequest).where(CancellationRequest.clinic_id == actor.clinic_id)
+    if status:
+        query = query.where(CancellationRequest.status == status)
+    return paginate(session, query.order_by(CancellationRequest.requested_at, CancellationRequest.id), page, per_page)

@@ -121,3 +121,51 @@ def history_json(session: Session, invoice: Invoice) -> list[dict]:
         {"at": iso(e.at), "by": username, "action": e.action, "details": json.loads(e.details or "{}")}
         for e, username in events
     ]
+
+
+def latest_request(session: Session, invoice: Invoice) -> CancellationRequest | None:
+    return session.scalars(
+        select(CancellationRequest)
+        .where(CancellationRequest.invoice_id == invoice.id)
+        .order_by(CancellationRequest.id.desc())
+    ).first()
+
+
+def instance_json(session: Session, instance: ProcessInstance) -> dict:
+    """An instance for other systems: version, business key, status, ready and completed tasks."""
+    invoice = session.get(Invoice, instance.invoice_id)
+    rows = session.scalars(select(UserTask).where(UserTask.instance_id == instance.id).order_by(UserTask.id)).all()
+    ids = {r.completed_by_id for r in rows if r.completed_by_id}
+    users = dict(session.execute(select(User.id, User.username).where(User.id.in_(ids))).all()) if ids else {}
+    incident = None
+    if instance.status == "incident":
+        incident = {
+            "element": instance.incident_element,
+            "message": instance.incident_message,
+            "at": iso(instance.incident_at),
+        }
+    return {
+        "id": instance.id,
+        "process_id": instance.version.process_id,
+        "process_version": instance.version.version,
+        "business_key": instance.business_key,
+        "invoice_number": invoice.number,
+        "status": instance.status,
+        "incident": incident,
+        "ready_tasks": [
+            {"id": r.id, "element_id": r.element_id, "name": r.name, "lane": r.lane, "since": iso(r.created_at)}
+            for r in rows
+            if r.state == "ready"
+        ],
+        "completed_tasks": [
+            {
+                "id": r.id,
+                "element_id": r.element_id,
+                "name": r.name,
+                "completed_by": users.get(r.completed_by_id),
+                "completed_at": iso(r.completed_at),
+            }
+            for r in rows
+            if r.state == "completed"
+        ],
+    }

@@ -350,3 +350,12 @@ def cancel_invoice(session: Session, actor: Actor, number: str, body: dict) -> O
     spec = loaded.spec.task_specs.get(CANCEL_STEP)
     values = with_aliases(describe_form(spec), body) if spec is not None else body
     return complete_task(session, actor, number, CANCEL_STEP, values)
+
+
+def request_form(session: Session, actor: Actor) -> FormDef:
+    """The Invoice Cancellation Request form of the clinic's current process (Conflict in direct clinics)."""
+    _version, loaded = clinic_process(session, actor)
+    start = first_user_task(loaded)
+    if start.name != REQUEST_STEP:
+        raise Conflict(f"{actor.clinic_name} cancels invoices directly, without a request.")
+    return describe_form(start)

@@ -9,16 +9,13 @@ import json
 from collections.abc import Callable
 
 from flask import Blueprint, Response, g, jsonify, request
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from engine import approvals, monitoring, queries, representations, services, tokens
+from engine import approvals, idempotency, monitoring, queries, representations, services, tokens
 from engine.admin import get_instance
 from engine.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
-from engine.forms import describe_form, field_json
-from engine.models import CancellationRequest, IdempotentResponse, Invoice, ProcessInstance, User, UserTask
-from engine.runtime import spec_of
-from engine.tasks import first_user_task
+from engine.forms import field_json
+from engine.models import IdempotentResponse
 
 from .openapi import openapi_document
 from .views import csrf, uow
@@ -94,11 +91,7 @@ def idempotent(action: Callable[..., tuple[dict, int]]):
 
     def stored():
         with uow(read_only=True) as session:
-            return session.scalar(
-                select(IdempotentResponse).where(
-                    IdempotentResponse.user_id == actor.user_id, IdempotentResponse.key == key
-                )
-            )
+            return idempotency.find(session, actor.user_id, key)
 
     def replay(found: IdempotentResponse):
         if (found.method, found.path) != (request.method, request.path):
@@ -113,13 +106,9 @@ def idempotent(action: Callable[..., tuple[dict, int]]):
         with uow() as session:
             payload, status = action(session, actor)
             if key:
-                session.add(
-                    IdempotentResponse(
-                        user_id=actor.user_id, key=key, method=request.method, path=request.path,
-                        status=status, body=json.dumps(payload),
-                    )
-                )  # fmt: skip
-                session.flush()
+                idempotency.remember(
+                    session, actor.user_id, key, request.method, request.path, status, json.dumps(payload)
+                )
     except (DomainError, IntegrityError):
         if key and (found := stored()) is not None:  # a simultaneous retry committed first
             return replay(found)
@@ -183,12 +172,7 @@ def create_request(number: str):
     def action(session, actor):
         services.request_cancellation(session, actor, number, data)
         invoice = services.get_invoice(session, actor, number)
-        latest = session.scalars(
-            select(CancellationRequest)
-            .where(CancellationRequest.invoice_id == invoice.id)
-            .order_by(CancellationRequest.id.desc())
-        ).first()
-        return representations.request_json(session, latest), 201
+        return representations.request_json(session, representations.latest_request(session, invoice)), 201
 
     return idempotent(action)
 
@@ -210,18 +194,9 @@ def cancel(number: str):
 
 @bp.get("/cancellation-requests")
 def list_requests():
-    status = request.args.get("status") or None
-    allowed = ("requested", "approved", "rejected", "completed", "terminated")
-    if status not in (None, *allowed):
-        raise Invalid({"status": f"status must be one of: {', '.join(allowed)}."})
     page, per_page = _page_args()
     with uow(read_only=True) as session:
-        query = select(CancellationRequest).where(CancellationRequest.clinic_id == g.actor.clinic_id)
-        if status:
-            query = query.where(CancellationRequest.status == status)
-        result = queries.paginate(
-            session, query.order_by(CancellationRequest.requested_at, CancellationRequest.id), page, per_page
-        )
+        result = queries.list_requests(session, g.actor, request.args.get("status") or None, page, per_page)
         items = [representations.request_json(session, r) for r in result.items]
     return jsonify(items=items, total=result.total, page=result.page, per_page=result.per_page)
 
@@ -229,11 +204,7 @@ def list_requests():
 @bp.get("/cancellation-requests/form")
 def request_form():
     with uow(read_only=True) as session:
-        _version, loaded = services.clinic_process(session, g.actor)
-        start = first_user_task(loaded)
-        if start.name != services.REQUEST_STEP:
-            raise Conflict(f"{g.actor.clinic_name} cancels invoices directly, without a request.")
-        form = describe_form(start)
+        form = services.request_form(session, g.actor)
     return jsonify(task=form.title, fields=[field_json(f) for f in form.fields])
 
 
@@ -247,12 +218,7 @@ def get_request(request_id: int):
 @bp.get("/cancellation-requests/<id:request_id>/decision/form")
 def decision_form(request_id: int):
     with uow(read_only=True) as session:
-        found = approvals.get_request(session, g.actor, request_id)
-        step = approvals.current_step(session, found)
-        if step is None:
-            raise Conflict("This request waits for no decision: it is " + found.status.capitalize() + ".")
-        version = session.get(ProcessInstance, step.instance_id).version
-        form = describe_form(spec_of(version).spec.task_specs[step.element_id])
+        form, step = approvals.decision_form(session, g.actor, request_id)
     return jsonify(task=form.title, step_id=step.id, fields=[field_json(f) for f in form.fields])
 
 
@@ -306,50 +272,7 @@ def list_instances():
 @bp.get("/process-instances/<id:instance_id>")
 def get_process_instance(instance_id: int):
     with uow(read_only=True) as session:
-        instance = get_instance(session, g.actor, instance_id)
-        invoice = session.get(Invoice, instance.invoice_id)
-        rows = session.scalars(select(UserTask).where(UserTask.instance_id == instance.id).order_by(UserTask.id)).all()
-        ids = {r.completed_by_id for r in rows if r.completed_by_id}
-        users = dict(session.execute(select(User.id, User.username).where(User.id.in_(ids))).all()) if ids else {}
-        return jsonify(
-            id=instance.id,
-            process_id=instance.version.process_id,
-            process_version=instance.version.version,
-            business_key=instance.business_key,
-            invoice_number=invoice.number,
-            status=instance.status,
-            incident=(
-                {
-                    "element": instance.incident_element,
-                    "message": instance.incident_message,
-                    "at": representations.iso(instance.incident_at),
-                }
-                if instance.status == "incident"
-                else None
-            ),  # fmt: skip
-            ready_tasks=[
-                {
-                    "id": r.id,
-                    "element_id": r.element_id,
-                    "name": r.name,
-                    "lane": r.lane,
-                    "since": representations.iso(r.created_at),
-                }
-                for r in rows
-                if r.state == "ready"
-            ],
-            completed_tasks=[
-                {
-                    "id": r.id,
-                    "element_id": r.element_id,
-                    "name": r.name,
-                    "completed_by": users.get(r.completed_by_id),
-                    "completed_at": representations.iso(r.completed_at),
-                }
-                for r in rows
-                if r.state == "completed"
-            ],
-        )
+        return jsonify(representations.instance_json(session, get_instance(session, g.actor, instance_id)))
 
 
 @bp.get("/openapi.json")
