@@ -24,7 +24,7 @@ seed-demo: migrate
 	$(BIN)/python -m engine.cli seed-demo
 
 run: seed-demo
-	@echo "Serving on http://127.0.0.1:$(PORT)  (demo users: billing, approver, supervisor, admin, lakeside; password: demo)"
+	@echo "Serving on http://127.0.0.1:$(PORT)  (demo users: billing, approver, supervisor, admin, lakeside, analyst; password: demo)"
 	$(BIN)/gunicorn --workers 2 --bind 127.0.0.1:$(PORT) --access-logfile - wsgi:app
 
 validate: install
