@@ -184,6 +184,8 @@ def validate(form: FormDef, submitted: Mapping[str, Any], data: Mapping[str, Any
             values[f.id] = "" if f.type in ("string", "enum") else None
             continue
         try:
+            if isinstance(raw, str) and "\x00" in raw:
+                raise ValueError(f"{f.label} contains a NUL character, which cannot be stored: remove it.")
             values[f.id] = _convert(f, raw)
         except ValueError as exc:
             errors[f.id] = str(exc)

@@ -94,7 +94,11 @@ def plan(
     """The dry run: per instance, what happens to its waiting task (kept, changed, removed)."""
     _may_migrate(actor)
     old, new = _versions(session, from_id, to_id)
-    return [_plan_line(session, i, new) for i in _candidates(session, actor, old, element_id, ids)]
+    lines = [_plan_line(session, i, new) for i in _candidates(session, actor, old, element_id, ids)]
+    if actor.clinic_id is None:  # analysts see no invoice data: instances are named by their id only
+        for line in lines:
+            line.invoice_number = "—"
+    return lines
 
 
 @dataclass

@@ -15,7 +15,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased
 
 from .accounts import Actor
-from .errors import Invalid
+from .errors import Forbidden, Invalid
 from .models import Invoice, ProcessInstance, ProcessVersion, User, utcnow
 from .queries import MAX_PER_PAGE, day_bounds_utc
 from .roles import ROLES
@@ -63,6 +63,8 @@ class InstanceRow:
     started_by: str
     started_at: datetime
     incident_element: str | None
+    business_key: str = ""
+    started_by_username: str = ""
 
     @property
     def status_label(self) -> str:
@@ -77,8 +79,14 @@ class InstanceRow:
         return f"{self.waiting_task} — {roles}" if roles else self.waiting_task
 
 
+def _require_admin(actor: Actor) -> None:
+    if "admin" not in actor.roles:
+        raise Forbidden("Only a clinic administrator may monitor process instances.")
+
+
 def _conditions(actor: Actor, filters: InstanceFilters) -> list:
     """The filters as conditions on process_instances alone, so counts and pages use its indexes."""
+    _require_admin(actor)
     conditions = [ProcessInstance.clinic_id == actor.clinic_id]
     if filters.status:
         conditions.append(ProcessInstance.status == filters.status)
@@ -123,6 +131,8 @@ def _query(actor: Actor, filters: InstanceFilters) -> Select:
             starter.full_name,
             ProcessInstance.started_at,
             ProcessInstance.incident_element,
+            ProcessInstance.business_key,
+            starter.username,
         )
         .join(Invoice, Invoice.id == ProcessInstance.invoice_id)
         .join(ProcessVersion, ProcessVersion.id == ProcessInstance.process_version_id)
@@ -208,6 +218,7 @@ class Overview:
 
 
 def overview(session: Session, actor: Actor) -> Overview:
+    _require_admin(actor)
     rows = session.execute(
         select(ProcessInstance.status, func.count())
         .where(ProcessInstance.clinic_id == actor.clinic_id)
@@ -224,6 +235,7 @@ def overview(session: Session, actor: Actor) -> Overview:
 
 def filter_choices(session: Session, actor: Actor) -> dict[str, list]:
     """Values the filters offer: processes with versions, and the tasks instances wait on."""
+    _require_admin(actor)
     versions = session.execute(
         select(ProcessVersion.process_id, ProcessVersion.name, ProcessVersion.version).order_by(
             ProcessVersion.process_id, ProcessVersion.version

@@ -10,10 +10,11 @@ from sqlalchemy import Select, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from .accounts import Actor
-from .errors import Invalid
+from .errors import Forbidden, Invalid
 from .models import CancellationRequest, Invoice, UserTask
 
 APPROVAL_STATUSES = ("requested", "approved", "rejected", "completed")
+APPROVER_ROLES = ("approver", "admin")
 MAX_PER_PAGE = 100
 
 
@@ -69,9 +70,12 @@ def parse_day(value: str | None, label: str, field: str) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise Invalid({field: f"{label} must be a date written as YYYY-MM-DD."}) from None
+    if not 1900 <= day.year <= 9998:
+        raise Invalid({field: f"{label} must be a date between 1900 and 9998."})
+    return day
 
 
 def day_bounds_utc(day: date, timezone: str) -> tuple[datetime, datetime]:
@@ -99,6 +103,8 @@ def approval_queue(
     per_page: int = 20,
 ) -> Page:
     """Financial Approval: the clinic's requests by approval status and request date, oldest first."""
+    if not actor.has_any(APPROVER_ROLES):
+        raise Forbidden("Financial Approval is for approvers and clinic administrators.")
     if status not in APPROVAL_STATUSES:
         choices = ", ".join(s.capitalize() for s in APPROVAL_STATUSES)
         raise Invalid({"status": f"Approval Status must be one of: {choices}."})

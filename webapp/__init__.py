@@ -43,6 +43,8 @@ def create_app(config: dict | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         WTF_CSRF_TIME_LIMIT=None,
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,  # uploads are at most 1 MB; nothing else is near this
+        SESSION_COOKIE_SECURE=os.environ.get("SESSION_COOKIE_SECURE", "") == "1",  # set 1 behind HTTPS
         PROCESSES_DIR=None,
     )
     app.config.update(config or {})

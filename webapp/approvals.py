@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from engine import approvals, queries, services
-from engine.errors import Invalid
+from engine.errors import Conflict, Invalid
 
 from .auth import roles_required
 from .forms import submitted_values
@@ -55,8 +55,10 @@ def review(request_id: int):
         values = submitted_values(request.form)
         try:
             with uow() as session:
-                step = request.form.get("step", "")
+                step = request.form.get("step")
                 step_id = small_int(step)
+                if step is not None and step_id is None:  # the page sends the step it showed, as a number
+                    raise Conflict("The review form was out of date: reload the page and decide again.")
                 outcome = approvals.decide(session, actor(), request_id, values, step_id)
             flash(outcome.message, "warning" if outcome.incident else "success")
             return redirect(url_for("approvals.queue"))

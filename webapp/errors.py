@@ -34,6 +34,12 @@ def init_app(app: Flask) -> None:
         message = "The form was missing its security token or it had expired. Reload the page and try again."
         return render_template("error.html", title="Form not accepted", message=message), 400
 
+    _http_errors(app)
+
+
+def _http_errors(app: Flask) -> None:
+    """403/404/405/413/500: a page for people, JSON under /api/."""
+
     @app.errorhandler(403)
     def forbidden(exc):
         if _is_api():
@@ -46,6 +52,13 @@ def init_app(app: Flask) -> None:
             return _api_error(404, "not_found", "No such resource: check the path against /api/openapi.json.")
         message = "This page does not exist, or belongs to another clinic. Go back to the invoice list."
         return render_template("error.html", title="Not found", message=message), 404
+
+    @app.errorhandler(413)
+    def too_large(exc):
+        message = "The request is larger than 2 MB: diagrams and forms are far smaller, send less."
+        if _is_api():
+            return _api_error(413, "too_large", message)
+        return render_template("error.html", title="Too large", message=message), 413
 
     @app.errorhandler(405)
     def method_not_allowed(exc):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from contextlib import contextmanager
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
@@ -39,10 +40,13 @@ APPROVAL_LABELS = {
 }
 
 
+_SMALL_INT = re.compile(r"[0-9]{1,9}")
+
+
 def small_int(text: str | None) -> int | None:
-    """A positive whole number a database column can hold, or None."""
+    """A positive whole number (ASCII digits) a database column can hold, or None."""
     text = (text or "").strip()
-    return int(text) if text.isdigit() and len(text) <= 9 and int(text) > 0 else None
+    return int(text) if _SMALL_INT.fullmatch(text) and int(text) > 0 else None
 
 
 @contextmanager
@@ -76,6 +80,21 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["ROLES"] = ROLES
     app.jinja_env.filters["file_names"] = lambda source_files: sorted(json.loads(source_files))
     app.jinja_env.filters["audit_pair"] = lambda event: (event, json.loads(event.details or "{}"))
+
+    @app.before_request
+    def refuse_nul_characters():
+        """A NUL character can be stored by no database here (PostgreSQL refuses it): say so, change nothing."""
+        values = [request.path, request.headers.get("Idempotency-Key", "")]
+        values += [v for _, v in request.args.items(multi=True)]
+        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            values += [v for _, v in request.form.items(multi=True)]
+        body = request.get_data(cache=True) if request.is_json else b""
+        if any("\x00" in v for v in values) or b"\x00" in body or b"\\u0000" in body:
+            message = "The request contains a NUL character, which cannot be stored: remove it and send again."
+            if request.path.startswith("/api/"):
+                return jsonify(error={"code": "invalid", "message": message}), 422
+            return render_template("error.html", title="Not accepted", message=message), 422
+        return None
 
     @app.after_request
     def security_headers(response):
