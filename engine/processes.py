@@ -121,6 +121,18 @@ def _check_dmn(source: Source, root) -> dict[str, tuple[set[str], set[str]]]:
     return checks.dmn_decisions(root)
 
 
+def _check_unique_decisions(source: Source, root, decisions: dict, dmns: list) -> None:
+    """Two files deciding under one id would silently shadow each other in the parser."""
+    for other, _root, found in dmns:
+        for decision_id in decisions.keys() & found.keys():
+            raise ProcessDefinitionError(
+                source.label,
+                _line_of(root.getroottree(), decision_id),
+                decision_id,
+                f"the decision id is already used in {other.name}: give this decision another id",
+            )
+
+
 def parse_sources(sources: list[Source], operations: set[str]) -> dict[str, LoadedProcess]:
     """Every process of the BPMN sources, each with the DMN sources it uses; ProcessesInvalid lists problems."""
     problems: list[ProcessDefinitionError] = []
@@ -130,7 +142,9 @@ def parse_sources(sources: list[Source], operations: set[str]) -> dict[str, Load
         try:
             root = _read(source)
             if source.name.lower().endswith(".dmn"):
-                dmns.append((source, root, _check_dmn(source, root)))
+                decisions = _check_dmn(source, root)
+                _check_unique_decisions(source, root, decisions, dmns)
+                dmns.append((source, root, decisions))
             else:
                 bpmns.append((source, root))
         except ProcessDefinitionError as exc:

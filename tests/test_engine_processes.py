@@ -162,3 +162,9 @@ def test_make_validate_prints_path_line_element_and_fails(processes_copy):
     )
     assert bad.returncode == 1
     assert f"{processes_copy / REQUEST}:" in bad.stderr and ": review_request: lane part 'Finance'" in bad.stderr
+
+
+def test_two_dmn_files_with_one_decision_id_are_refused(processes_copy):
+    shutil.copy(processes_copy / POLICY, processes_copy / "policy_copy.dmn")
+    messages = problems(processes_copy)
+    assert any("approval_policy: the decision id is already used in" in m for m in messages), messages
