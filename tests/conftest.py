@@ -9,18 +9,16 @@ import os
 import re
 import shutil
 import threading
-import uuid
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
 from engine.accounts import actor_for
 from engine.db import unit_of_work
 from engine.demo import seed_demo
-from engine.migrate import upgrade
+from engine.migrate import scratch_postgres_database, upgrade
 from engine.models import Base, Invoice, User
 from engine.runtime import OPERATIONS, operation
 from webapp import create_app
@@ -38,18 +36,8 @@ def db_template(tmp_path_factory):
             pytest.fail(
                 "TEST_DB=postgres needs TEST_POSTGRES_URL, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test"
             )
-        name = f"clinic_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(base, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = make_url(base).set(database=name).render_as_string(hide_password=False)
-        try:
-            upgrade(url)
+        with scratch_postgres_database(base, f"clinic_test_{os.getpid()}") as url:
             yield url
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
     else:
         path = tmp_path_factory.mktemp("db") / "template.db"
         upgrade(f"sqlite:///{path}")
