@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import create_engine, text
 
-from engine.migrate import scratch_postgres_database, upgrade
+from engine.schema import scratch_postgres_database, upgrade
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

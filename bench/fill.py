@@ -10,8 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, func, insert, select, text
 
-from engine.accounts import hash_password
-from engine.bootstrap import deploy_processes
+from engine.accounts.users import hash_password
 from engine.db import unit_of_work
 from engine.demo import DEMO_PASSWORD
 from engine.models import (
@@ -24,6 +23,7 @@ from engine.models import (
     User,
     UserTask,
 )
+from engine.usecases.deployments import deploy_processes
 
 from .plan import CLINICS, InvoicePlan, Plan
 from .templates import Template, make_templates

@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import sessionmaker
 
-from engine import approvals, queries, services
-from engine.accounts import Actor, actor_for
+from engine.accounts.users import Actor, actor_for
 from engine.db import make_engine, make_session_factory, unit_of_work
+from engine.instances.operations import build_runtime
 from engine.models import Invoice, User
+from engine.reads import queries
+from engine.usecases import approval, steps
 
 from .plan import BIG_AMOUNT, Plan
 
@@ -88,7 +90,7 @@ def actor_named(factory: sessionmaker, username: str) -> Actor:
 
 def request(factory, billing: Actor, number: str) -> None:
     with unit_of_work(factory) as session:
-        services.complete_task(session, billing, number, "request_cancellation", REQUEST)
+        steps.complete_task(session, billing, number, "request_cancellation", REQUEST)
 
 
 def find_request(factory, approver: Actor, number: str) -> tuple[int, int]:
@@ -100,12 +102,12 @@ def find_request(factory, approver: Actor, number: str) -> tuple[int, int]:
 
 def approve(factory, approver: Actor, request_id: int, step_id: int) -> None:
     with unit_of_work(factory) as session:
-        approvals.decide(session, approver, request_id, APPROVE, step_id)
+        approval.decide(session, approver, request_id, APPROVE, step_id)
 
 
 def cancel(factory, billing: Actor, number: str) -> None:
     with unit_of_work(factory) as session:
-        services.complete_task(session, billing, number, "cancel_invoice", CANCEL)
+        steps.complete_task(session, billing, number, "cancel_invoice", CANCEL)
 
 
 def lifecycle(factory, billing: Actor, approver: Actor, number: str, admin: Actor | None = None) -> None:
@@ -127,7 +129,7 @@ def cancelled_count(factory, numbers: list[str]) -> int:
 def _engine_worker(url: str, lanes: list[tuple[str, str, list[str]]], warmup: int, start_line, results) -> None:
     """One process like one gunicorn worker: its own engine; its lanes' lifecycles one after the other."""
     engine = make_engine(url)
-    factory = make_session_factory(engine)
+    factory = make_session_factory(engine, build_runtime())
     try:
         people = [(actor_named(factory, b), actor_named(factory, a), numbers) for b, a, numbers in lanes]
         for billing, approver, numbers in people:
@@ -168,7 +170,7 @@ def engine_rate(url: str, lanes: list[tuple[str, str, list[str]]], warmup: int =
     errors = [error for *_rest, error in finished if error]
     if errors:
         raise RuntimeError(f"engine lifecycles failed: {errors[0]}")
-    factory = make_session_factory(make_engine(url))
+    factory = make_session_factory(make_engine(url), build_runtime())
     numbers = [n for _b, _a, lane in lanes for n in lane]
     done = cancelled_count(factory, numbers)
     factory.kw["bind"].dispose()

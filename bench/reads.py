@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine import approvals, monitoring, queries
-from engine.accounts import Actor, actor_for
+from engine.accounts.users import Actor, actor_for
 from engine.db import unit_of_work
 from engine.models import Invoice, ProcessInstance, User
-from engine.monitoring import InstanceFilters
+from engine.reads import monitoring, queries
+from engine.reads.monitoring import InstanceFilters
+from engine.usecases import approval
 
 TARGET_MS = 50.0
 
@@ -53,7 +54,7 @@ def _total(value) -> str:
 def _queue_page(session: Session, actor: Actor):
     """What the Financial Approval page reads: the queue, then each row's reason name (webapp/approvals.py)."""
     page = queries.approval_queue(session, actor)
-    approvals.reason_names(session, [row.request for row in page.items])
+    approval.reason_names(session, [row.request for row in page.items])
     return page
 
 

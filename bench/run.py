@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from engine.db import make_engine, make_session_factory
+from engine.instances.operations import build_runtime
 
 from . import dbs, report
 from .fill import fill
@@ -51,7 +52,7 @@ def _lanes(pool: Invoices, count: int) -> list[tuple[int, str, str, str, list[st
 def bench_database(kind: str, url: str, plan, args) -> report.Result:
     result = report.Result()
     engine = make_engine(url)
-    factory = make_session_factory(engine)
+    factory = make_session_factory(engine, build_runtime())
     try:
         if kind == "postgresql":
             with engine.connect() as conn:

@@ -15,10 +15,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine import admin, approvals, runtime, services
-from engine.accounts import actor_for
-from engine.db import unit_of_work
+from engine.accounts.users import actor_for
+from engine.db import make_session_factory, unit_of_work
+from engine.instances.operations import build_runtime
 from engine.models import AuditEvent, CancellationRequest, Invoice, ProcessInstance, User, UserTask
+from engine.usecases import approval, instance_admin, steps
 
 from .plan import ACTIONS, InvoicePlan, Plan
 
@@ -94,21 +95,21 @@ def _run_action(factory: sessionmaker, action: str, actor, invoice: InvoicePlan,
     with unit_of_work(factory) as session:
         if action == "request":
             values = {"reason": "duplicate", "remarks": REMARKS["remarks"]}
-            services.complete_task(session, actor, invoice.number, "request_cancellation", values)
+            steps.complete_task(session, actor, invoice.number, "request_cancellation", values)
         elif action == "cancel":
-            services.complete_task(
+            steps.complete_task(
                 session, actor, invoice.number, "cancel_invoice", {"cancel_remarks": REMARKS["cancel_remarks"]}
             )
         elif action == "terminate":
-            admin.terminate(session, actor, instance_id, "Patient dispute: settled outside the system")
+            instance_admin.terminate(session, actor, instance_id, "Patient dispute: settled outside the system")
         else:
             request_id = session.scalar(
                 select(CancellationRequest.id).where(CancellationRequest.instance_id == instance_id)
             )
-            step_id = approvals.current_step(session, session.get(CancellationRequest, request_id)).id
+            step_id = approval.current_step(session, session.get(CancellationRequest, request_id)).id
             decision = "reject" if action == "reject" else "approve"
             remarks = REMARKS["decision_remarks"] if decision == "reject" else ""
-            approvals.decide(session, actor, request_id, {"decision": decision, "decision_remarks": remarks}, step_id)
+            approval.decide(session, actor, request_id, {"decision": decision, "decision_remarks": remarks}, step_id)
 
 
 def _failing_operation(_ctx, **_kwargs):
@@ -127,12 +128,9 @@ def make_template(factory: sessionmaker, plan: Plan, kind: str) -> Template:
         with unit_of_work(factory, read_only=True) as session:
             actor = _actor(session, f"{prefix}_{USER_OF_ROLE[role]}")
         if action.endswith("_failing"):
-            saved = runtime.OPERATIONS["record_decision"]
-            runtime.OPERATIONS["record_decision"] = _failing_operation
-            try:
-                _run_action(factory, action, actor, invoice, instance_id)
-            finally:
-                runtime.OPERATIONS["record_decision"] = saved
+            # A runtime of its own whose record_decision fails: the incident an instance shows.
+            failing = make_session_factory(factory.kw["bind"], build_runtime({"record_decision": _failing_operation}))
+            _run_action(failing, action, actor, invoice, instance_id)
         else:
             _run_action(factory, action, actor, invoice, instance_id)
         with unit_of_work(factory, read_only=True) as session:

@@ -7,13 +7,13 @@ import os
 import sys
 from pathlib import Path
 
-from .bootstrap import deploy_processes
 from .db import default_url, make_engine, make_session_factory, unit_of_work
 from .demo import is_empty, seed_demo
 from .errors import ProcessesInvalid
-from .migrate import upgrade
-from .processes import PROCESSES_DIR, load_directory
-from .runtime import operation_names
+from .instances.operations import build_runtime
+from .schema import upgrade
+from .usecases.deployments import deploy_processes
+from .workflow.parsing import PROCESSES_DIR, load_directory
 
 INSTANCE = os.environ.get("INSTANCE_PATH") or str(Path(__file__).resolve().parent.parent / "instance")
 
@@ -26,16 +26,18 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("validate", help="check every file of processes/ and print path:line: element: message")
     check.add_argument("directory", nargs="?", default=str(PROCESSES_DIR))
     args = parser.parse_args(argv)
+    runtime = build_runtime()
     if args.command == "validate":
-        return _validate(Path(args.directory))
+        return _validate(Path(args.directory), runtime.operation_names)
     url = default_url(INSTANCE)
+    factory = make_session_factory(make_engine(url), runtime)
     if args.command == "migrate":
         upgrade(url)
-        with unit_of_work(make_session_factory(make_engine(url))) as session:
+        with unit_of_work(factory) as session:
             deploy_processes(session)
         print(f"Database is at the latest schema: {_redact(url)}")
         return 0
-    with unit_of_work(make_session_factory(make_engine(url))) as session:
+    with unit_of_work(factory) as session:
         if not is_empty(session):
             print("The database already has data: demo data not added.")
             return 0
@@ -44,9 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _validate(directory: Path) -> int:
+def _validate(directory: Path, operations: frozenset[str]) -> int:
     try:
-        loaded = load_directory(directory, operation_names())
+        loaded = load_directory(directory, operations)
     except ProcessesInvalid as exc:
         for problem in exc.problems:
             print(problem.message, file=sys.stderr)

@@ -12,11 +12,23 @@ from sqlalchemy.orm import Session, sessionmaker
 DEFAULT_SQLITE_FILE = "clinic.db"
 
 
+def normalise_url(url: str) -> str:
+    """`postgresql://…` and `postgres://…` (as hosting providers print them) mean the installed psycopg 3 driver.
+
+    SQLAlchemy reads a bare `postgresql://` as psycopg2, which is not installed; `postgres://` it does not
+    know at all. An explicit driver (`postgresql+psycopg://`, `sqlite://`) is kept as written.
+    """
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
 def default_url(instance_path: str) -> str:
     """DATABASE_URL from the environment, else a SQLite file in the instance folder."""
-    url = os.environ.get("DATABASE_URL")
+    url = os.environ.get("DATABASE_URL", "").strip()
     if url:
-        return url
+        return normalise_url(url)
     os.makedirs(instance_path, exist_ok=True)
     return f"sqlite:///{os.path.join(instance_path, DEFAULT_SQLITE_FILE)}"
 
@@ -27,6 +39,7 @@ def make_engine(url: str, **kwargs) -> Engine:
     BEGIN IMMEDIATE is SQLAlchemy's documented pysqlite recipe: a writer takes the write lock when the
     transaction starts, so two workers wait for each other instead of failing with "database is locked".
     """
+    url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         _configure_sqlite(engine)
@@ -50,8 +63,10 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, runtime: object | None = None) -> sessionmaker[Session]:
+    """Sessions of one app or CLI process; each carries the process's workflow runtime in `Session.info`,
+    so a use case runs its workflows with the runtime built at start-up (workflow.runtime.runtime_of)."""
+    return sessionmaker(engine, expire_on_commit=False, info={"runtime": runtime} if runtime is not None else {})
 
 
 @contextmanager

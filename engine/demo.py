@@ -9,8 +9,9 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .accounts import hash_password
+from .accounts.users import hash_password
 from .models import Clinic, Invoice, RoleGrant, User
+from .vocabulary import InvoiceStatus
 
 DEMO_PASSWORD = "demo"  # noqa: S105 - documented demo password, seeded by `make run` only
 CLINICS = [
@@ -102,6 +103,6 @@ def seed_demo(session: Session, invoices_per_clinic: int = 300, seed: int = 7) -
                     patient_id=f"P{rng.randint(100000, 999999)}",
                     invoice_date=today - timedelta(days=invoices_per_clinic - n),
                     amount=Decimal(cents) / 100,
-                    status="open",
+                    status=InvoiceStatus.OPEN,
                 )
             )

@@ -15,6 +15,12 @@ class NotFound(DomainError):
     code = "not_found"
 
 
+class Unauthenticated(DomainError):
+    """No valid credentials (the API's bearer token is missing, unknown, expired or revoked)."""
+
+    code = "unauthenticated"
+
+
 class Forbidden(DomainError):
     code = "forbidden"
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     Date,
     DateTime,
     ForeignKey,
@@ -20,7 +22,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-ACTIVE_INSTANCE_STATUSES = ("running", "incident")
+# ACTIVE_INSTANCE_STATUSES stays importable from engine.models for now; its home is engine.vocabulary.
+from .vocabulary import (
+    ACTIVE_INSTANCE_STATUSES,
+    DeploymentOutcome,
+    InstanceStatus,
+    InvoiceStatus,
+    RequestStatus,
+    Screen,
+    UserTaskState,
+    sql_in,
+)
 
 
 def utcnow() -> datetime:
@@ -114,6 +126,11 @@ class Invoice(Base):
     __tablename__ = "invoices"
     __table_args__ = (
         UniqueConstraint("clinic_id", "number"),
+        CheckConstraint(f"status IN ({sql_in(InvoiceStatus)})", name="ck_invoices_status"),
+        CheckConstraint(
+            f"approval_status IS NULL OR approval_status IN ({sql_in(RequestStatus)})",
+            name="ck_invoices_approval_status",
+        ),
         Index("ix_invoices_clinic_date", "clinic_id", "invoice_date"),
         Index("ix_invoices_clinic_patient", "clinic_id", "patient_name"),
     )
@@ -125,7 +142,7 @@ class Invoice(Base):
     patient_id: Mapped[str] = mapped_column(String(40))
     invoice_date: Mapped[date] = mapped_column(Date)
     amount: Mapped[Decimal] = mapped_column("amount_cents", Money)
-    status: Mapped[str] = mapped_column(String(20), default="open")  # open | cancelled
+    status: Mapped[str] = mapped_column(String(20), default=InvoiceStatus.OPEN)  # open | cancelled
     # Denormalised status of the latest cancellation request, kept in the same transaction as the request.
     approval_status: Mapped[str | None] = mapped_column(String(20))
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -153,19 +170,30 @@ class ProcessVersion(Base):
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     deployed_by: Mapped[str] = mapped_column(String(80), default="system")
 
+    @property
+    def files(self) -> dict[str, str]:
+        """The version's source files: file name -> XML text (its BPMN file and the DMN files it uses)."""
+        return json.loads(self.source_files)
+
+    @property
+    def bpmn_xml(self) -> str:
+        """The BPMN file of the version (the diagram to draw), whatever order the files were stored in."""
+        return next(text for name, text in self.files.items() if name.lower().endswith(".bpmn"))
+
 
 class ProcessInstance(Base):
     """A running or finished cancellation lifecycle of one invoice (its business key)."""
 
     __tablename__ = "process_instances"
     __table_args__ = (
+        CheckConstraint(f"status IN ({sql_in(InstanceStatus)})", name="ck_process_instances_status"),
         # At most one active lifecycle per invoice: duplicate submissions cannot both start one.
         Index(
             "uq_active_instance_per_invoice",
             "invoice_id",
             unique=True,
-            sqlite_where=text("status IN ('running', 'incident')"),
-            postgresql_where=text("status IN ('running', 'incident')"),
+            sqlite_where=text(f"status IN ({sql_in(ACTIVE_INSTANCE_STATUSES)})"),
+            postgresql_where=text(f"status IN ({sql_in(ACTIVE_INSTANCE_STATUSES)})"),
         ),
         Index("ix_instances_clinic_status", "clinic_id", "status", "waiting_since"),
         Index(
@@ -186,7 +214,7 @@ class ProcessInstance(Base):
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
     process_version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"), index=True)
     business_key: Mapped[str] = mapped_column(String(120))
-    status: Mapped[str] = mapped_column(String(20), default="running")
+    status: Mapped[str] = mapped_column(String(20), default=InstanceStatus.RUNNING)
     state_json: Mapped[str] = mapped_column(Text)
     started_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -212,6 +240,8 @@ class UserTask(Base):
 
     __tablename__ = "user_tasks"
     __table_args__ = (
+        CheckConstraint(f"state IN ({sql_in(UserTaskState)})", name="ck_user_tasks_state"),
+        CheckConstraint(f"screen IN ({sql_in(Screen)})", name="ck_user_tasks_screen"),
         Index("ix_user_tasks_clinic_state", "clinic_id", "state", "screen"),
         Index("ix_user_tasks_completed_by", "completed_by_id", "instance_id"),
         UniqueConstraint("instance_id", "task_id"),
@@ -226,19 +256,27 @@ class UserTask(Base):
     name: Mapped[str] = mapped_column(String(200))
     lane: Mapped[str | None] = mapped_column(String(200))
     roles: Mapped[str] = mapped_column(String(200), default="")  # comma separated role ids
-    screen: Mapped[str] = mapped_column(String(40), default="invoice")
-    state: Mapped[str] = mapped_column(String(20), default="ready")  # ready | completed | cancelled
+    screen: Mapped[str] = mapped_column(String(40), default=Screen.INVOICE)
+    state: Mapped[str] = mapped_column(String(20), default=UserTaskState.READY)  # ready | completed | cancelled
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     form_data: Mapped[str | None] = mapped_column(Text)  # JSON of the values entered
+
+    @property
+    def values(self) -> dict:
+        """The values the person entered when completing the task."""
+        return json.loads(self.form_data) if self.form_data else {}
 
 
 class CancellationRequest(Base):
     """An invoice cancellation request of an approval clinic and the decision on it."""
 
     __tablename__ = "cancellation_requests"
-    __table_args__ = (Index("ix_requests_clinic_status_time", "clinic_id", "status", "requested_at"),)
+    __table_args__ = (
+        CheckConstraint(f"status IN ({sql_in(RequestStatus)})", name="ck_cancellation_requests_status"),
+        Index("ix_requests_clinic_status_time", "clinic_id", "status", "requested_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
@@ -246,7 +284,7 @@ class CancellationRequest(Base):
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), unique=True)
     reason: Mapped[str] = mapped_column(String(40))
     remarks: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), default="requested")
+    status: Mapped[str] = mapped_column(String(20), default=RequestStatus.REQUESTED)
     requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -262,6 +300,7 @@ class Deployment(Base):
     """Who deployed which file when, and the process version it made (or found already stored)."""
 
     __tablename__ = "deployments"
+    __table_args__ = (CheckConstraint(f"outcome IN ({sql_in(DeploymentOutcome)})", name="ck_deployments_outcome"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     filename: Mapped[str] = mapped_column(String(200))
@@ -316,5 +355,9 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(60))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     details: Mapped[str] = mapped_column(Text, default="{}")  # JSON
+
+    @property
+    def details_dict(self) -> dict:
+        return json.loads(self.details or "{}")
 
     actor: Mapped[User | None] = relationship(lazy="joined")

@@ -15,12 +15,12 @@ import pytest
 from sqlalchemy import create_engine, select, text
 from werkzeug.serving import make_server
 
-from engine.accounts import actor_for
+from engine.accounts.users import actor_for
 from engine.db import unit_of_work
 from engine.demo import seed_demo
-from engine.migrate import scratch_postgres_database, upgrade
+from engine.instances.operations import build_runtime
 from engine.models import Base, Invoice, User
-from engine.runtime import OPERATIONS, operation
+from engine.schema import scratch_postgres_database, upgrade
 from webapp import create_app
 
 TEST_DB = os.environ.get("TEST_DB", "sqlite")
@@ -61,9 +61,20 @@ def database_url(db_template, tmp_path):
 
 
 @pytest.fixture
-def app(database_url, tmp_path):
+def extra_operations(request):
+    """Operations a test adds to the product's: a test that uses `ledger` gets `ledger_post` (a module may
+    override this fixture for others). Each app builds its own runtime from them: nothing global changes."""
+    if "ledger" in request.fixturenames:
+        return {"ledger_post": request.getfixturevalue("ledger").post}
+    return {}
+
+
+@pytest.fixture
+def app(database_url, tmp_path, extra_operations):
+    """The real app on the test's database, with a runtime of its own (the product's operations + extras)."""
     app = create_app(
-        {"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test-only-key", "SERVER_NAME": None}
+        {"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test-only-key", "SERVER_NAME": None},
+        runtime=build_runtime(extra_operations),
     )
     app.instance_path = str(tmp_path / "instance")
     yield app
@@ -167,25 +178,22 @@ def web(app):
 
 
 class Ledger:
-    """A stand-in for an outside ledger system the test diagram posts to; it can be down."""
+    """A stand-in for an outside ledger system the test diagrams post to (operation `ledger_post`); it can be
+    down."""
 
-    down = False
-    posted: list[str] = []
+    def __init__(self):
+        self.down = True
+        self.posted: list[str] = []
+
+    def post(self, ctx, invoice_number: str) -> None:
+        if self.down:
+            raise ConnectionError("ledger unreachable (connection refused)")
+        self.posted.append(invoice_number)
 
 
 @pytest.fixture
 def ledger():
-    if "ledger_post" not in OPERATIONS:
-
-        @operation("ledger_post")
-        def ledger_post(ctx, invoice_number: str) -> None:
-            if Ledger.down:
-                raise ConnectionError("ledger unreachable (connection refused)")
-            Ledger.posted.append(invoice_number)
-
-    Ledger.down, Ledger.posted = True, []
-    yield Ledger
-    Ledger.down = False
+    return Ledger()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from engine.db import unit_of_work
 from engine.models import ApiToken, CancellationRequest
-from engine.processes import PROCESSES_DIR
+from engine.workflow.parsing import PROCESSES_DIR
 
 
 class Api:
@@ -171,7 +171,7 @@ def test_every_endpoint_keeps_clinics_apart(api, demo, session_factory):
     rid = ns.post(f"/api/invoices/{ns_number}/cancellation-requests", {"reason": "other", "remarks": "x"}).json["id"]
     with unit_of_work(session_factory) as s:
         instance_id = s.scalar(select(CancellationRequest.instance_id))
-    from engine.accounts import hash_password
+    from engine.accounts.users import hash_password
     from engine.models import Clinic, RoleGrant, User
 
     with unit_of_work(session_factory) as s:  # a Lakeside user holding every role

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 from sqlalchemy import select
 
-from engine.accounts import hash_password
+from engine.accounts.users import hash_password
 from engine.db import unit_of_work
 from engine.models import Clinic, RoleGrant, User
 from webapp.openapi import openapi_document

@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from engine import admin, monitoring, services
-from engine.bootstrap import deploy_processes
 from engine.db import unit_of_work
 from engine.errors import Conflict, Forbidden, Invalid, NotFound
 from engine.models import AuditEvent, CancellationRequest, Clinic, Invoice, ProcessInstance, UserTask
+from engine.reads import monitoring
+from engine.reads.instance_detail import instance_detail
+from engine.usecases import instance_admin, steps
+from engine.usecases.deployments import deploy_processes
 
 TEST_PROCESSES = Path(__file__).parent / "processes"
 
@@ -33,7 +35,7 @@ def probe(demo, uow, ledger):
 
 def request(uow, actor, number, remarks="Billed twice"):
     with uow() as s:
-        return services.complete_task(
+        return steps.complete_task(
             s, actor, number, "request_cancellation", {"reason": "duplicate", "remarks": remarks}
         )
 
@@ -67,13 +69,13 @@ def test_retry_fails_again_then_goes_through_once_the_cause_is_fixed(probe, uow,
     request(uow, probe.actor("billing"), number)
     admin_actor = probe.actor("admin")
     with uow() as s:
-        assert admin.retry(s, admin_actor, instance_of(uow, number).id) is False
+        assert instance_admin.retry(s, admin_actor, instance_of(uow, number).id) is False
     instance = instance_of(uow, number)
     assert instance.status == "incident" and "ledger unreachable" in instance.incident_message
 
     ledger.down = False
     with uow() as s:
-        assert admin.retry(s, admin_actor, instance.id) is True
+        assert instance_admin.retry(s, admin_actor, instance.id) is True
     instance = instance_of(uow, number)
     assert (instance.status, instance.incident_element, instance.waiting_element) == (
         "running",
@@ -93,7 +95,7 @@ def test_retry_without_incident_is_refused_and_writes_nothing(demo, uow, db_snap
     before = db_snapshot()
     with pytest.raises(Conflict, match="no incident to retry"):
         with uow() as s:
-            admin.retry(s, demo.actor("admin"), instance_of(uow, number).id)
+            instance_admin.retry(s, demo.actor("admin"), instance_of(uow, number).id)
     assert db_snapshot() == before
 
 
@@ -104,12 +106,12 @@ def test_terminate_ends_the_instance_and_a_new_request_may_follow(demo, uow, db_
     before = db_snapshot()
     for reason in ("", "   ", "x" * 1001):
         with pytest.raises(Invalid) as caught, uow() as s:
-            admin.terminate(s, demo.actor("admin"), instance_id, reason)
+            instance_admin.terminate(s, demo.actor("admin"), instance_id, reason)
         assert "Reason" in caught.value.errors["reason"]
     assert db_snapshot() == before
 
     with uow() as s:
-        admin.terminate(s, demo.actor("admin"), instance_id, "Patient disputes; handled by phone")
+        instance_admin.terminate(s, demo.actor("admin"), instance_id, "Patient disputes; handled by phone")
     with uow() as s:
         instance = s.get(ProcessInstance, instance_id)
         invoice = s.scalar(select(Invoice).where(Invoice.number == number))
@@ -124,14 +126,14 @@ def test_terminate_ends_the_instance_and_a_new_request_may_follow(demo, uow, db_
     before = db_snapshot()
     with pytest.raises(Conflict, match="already Terminated"):
         with uow() as s:
-            admin.terminate(s, demo.actor("admin"), instance_id, "again")
+            instance_admin.terminate(s, demo.actor("admin"), instance_id, "again")
     assert db_snapshot() == before
     request(uow, demo.actor("billing"), number, "New request after termination")
     assert instance_of(uow, number).status == "running"
 
 
 def _queue(session, demo):
-    from engine.queries import approval_queue
+    from engine.reads.queries import approval_queue
 
     return approval_queue(session, demo.actor("approver")).items
 
@@ -139,14 +141,14 @@ def _queue(session, demo):
 def test_terminating_a_completed_instance_is_refused(demo, uow, db_snapshot):
     number = demo.invoice_numbers("LS")[0]
     with uow() as s:
-        services.complete_task(s, demo.actor("lakeside"), number, "cancel_invoice", {"cancel_remarks": "x"})
+        steps.complete_task(s, demo.actor("lakeside"), number, "cancel_invoice", {"cancel_remarks": "x"})
     before = db_snapshot()
     with pytest.raises(Forbidden):  # lakeside has no admin
         with uow() as s:
-            admin.terminate(s, demo.actor("lakeside"), instance_of(uow, number).id, "why")
+            instance_admin.terminate(s, demo.actor("lakeside"), instance_of(uow, number).id, "why")
     with pytest.raises(NotFound):  # Northside's admin cannot see Lakeside's instance
         with uow() as s:
-            admin.terminate(s, demo.actor("admin"), instance_of(uow, number).id, "why")
+            instance_admin.terminate(s, demo.actor("admin"), instance_of(uow, number).id, "why")
     assert db_snapshot() == before
 
 
@@ -164,7 +166,7 @@ def test_instance_list_filters_sorts_and_counts(demo, uow):
             .values(waiting_since=datetime.now(UTC) - timedelta(days=3, hours=2))
         )
         rid = s.scalars(select(CancellationRequest.id).order_by(CancellationRequest.id)).all()[0]
-        from engine.approvals import decide
+        from engine.usecases.approval import decide
 
         decide(s, approver, rid, {"decision": "reject", "decision_remarks": "no"})
     with uow() as s:
@@ -219,7 +221,7 @@ def test_instance_detail_marks_where_the_instance_stands(demo, uow):
     number = demo.invoice_numbers("NS")[0]
     request(uow, demo.actor("billing"), number)
     with uow() as s:
-        detail = admin.instance_detail(s, demo.actor("admin"), instance_of(uow, number).id)
+        detail = instance_detail(s, demo.actor("admin"), instance_of(uow, number).id)
     assert detail.ready == ["review_request"]
     assert {"start", "request_cancellation", "record_request", "decide_approvals"} <= set(detail.completed)
     assert detail.flows_taken == [

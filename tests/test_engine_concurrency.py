@@ -6,10 +6,10 @@ import threading
 
 from sqlalchemy import select
 
-from engine import approvals, services
 from engine.db import unit_of_work
 from engine.errors import Conflict
 from engine.models import CancellationRequest, ProcessInstance
+from engine.usecases import approval, steps
 
 
 def run_together(*actions):
@@ -38,13 +38,13 @@ def test_a_double_clicked_save_creates_one_request(demo, session_factory):
 
     def submit():
         with unit_of_work(session_factory) as s:
-            return services.complete_task(
+            return steps.complete_task(
                 s, billing, number, "request_cancellation", {"reason": "duplicate", "remarks": "twice"}
             )
 
     results = run_together(submit, submit, submit)
-    assert sum(isinstance(r, services.Outcome) for r in results) == 1
-    assert all(isinstance(r, Conflict) for r in results if not isinstance(r, services.Outcome))
+    assert sum(isinstance(r, steps.Outcome) for r in results) == 1
+    assert all(isinstance(r, Conflict) for r in results if not isinstance(r, steps.Outcome))
     with unit_of_work(session_factory) as s:
         assert len(s.scalars(select(ProcessInstance)).all()) == 1
         assert len(s.scalars(select(CancellationRequest)).all()) == 1
@@ -53,7 +53,7 @@ def test_a_double_clicked_save_creates_one_request(demo, session_factory):
 def test_two_approvers_at_once_give_one_decision(demo, session_factory):
     number = demo.invoice_numbers("NS")[1]
     with unit_of_work(session_factory) as s:
-        services.complete_task(
+        steps.complete_task(
             s, demo.actor("billing"), number, "request_cancellation", {"reason": "duplicate", "remarks": "x"}
         )
         request_id = s.scalar(select(CancellationRequest.id))
@@ -62,12 +62,12 @@ def test_two_approvers_at_once_give_one_decision(demo, session_factory):
     def decide(actor, decision):
         def action():
             with unit_of_work(session_factory) as s:
-                return approvals.decide(s, actor, request_id, {"decision": decision, "decision_remarks": "mine"})
+                return approval.decide(s, actor, request_id, {"decision": decision, "decision_remarks": "mine"})
 
         return action
 
     results = run_together(decide(approver, "approve"), decide(admin, "reject"))
-    outcomes = [r for r in results if isinstance(r, services.Outcome)]
+    outcomes = [r for r in results if isinstance(r, steps.Outcome)]
     conflicts = [r for r in results if isinstance(r, Conflict)]
     assert len(outcomes) == 1 and len(conflicts) == 1, results
     with unit_of_work(session_factory) as s:

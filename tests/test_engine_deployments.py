@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine import deployments, migration, services
 from engine.db import unit_of_work
 from engine.errors import Forbidden, Invalid
 from engine.models import AuditEvent, Deployment, ProcessInstance, ProcessVersion, UserTask
-from engine.processes import PROCESSES_DIR
+from engine.usecases import deployments, migration, steps
+from engine.workflow.parsing import PROCESSES_DIR
 
 REQUEST = "invoice_cancellation_request.bpmn"
 
@@ -143,7 +143,7 @@ def test_dry_run_and_migration_of_waiting_instances(demo, uow, session_factory):
     numbers = demo.invoice_numbers("NS")[:2]
     for number in numbers:
         with uow() as s:
-            services.complete_task(
+            steps.complete_task(
                 s, demo.actor("billing"), number, "request_cancellation", {"reason": "other", "remarks": "x"}
             )
     v1 = latest(uow)
@@ -167,8 +167,8 @@ def test_dry_run_and_migration_of_waiting_instances(demo, uow, session_factory):
         assert {r.element_id for r in ready} == {"review_request"} and len(ready) == 2
     # the migrated instance shows the new field and completes
     with uow() as s:
-        from engine.approvals import review_form
         from engine.models import CancellationRequest
+        from engine.usecases.approval import review_form
 
         request = s.scalars(select(CancellationRequest)).first()
         form, _ = review_form(s, demo.actor("approver"), request)
@@ -178,8 +178,8 @@ def test_dry_run_and_migration_of_waiting_instances(demo, uow, session_factory):
 def test_an_instance_whose_task_is_removed_or_that_is_not_waiting_is_refused(demo, uow, session_factory, ledger):
     from sqlalchemy import update
 
-    from engine.bootstrap import deploy_processes
     from engine.models import Clinic
+    from engine.usecases.deployments import deploy_processes
 
     probe = Path(__file__).parent / "processes" / "incident_probe.bpmn"
     with uow() as s:
@@ -189,12 +189,12 @@ def test_an_instance_whose_task_is_removed_or_that_is_not_waiting_is_refused(dem
     waiting, done = demo.invoice_numbers("NS")[:2]
     for number in (waiting, done):
         with uow() as s:
-            services.complete_task(
+            steps.complete_task(
                 s, demo.actor("billing"), number, "request_cancellation", {"reason": "other", "remarks": "x"}
             )
     with uow() as s:  # the second one is decided: it waits for nothing any more
-        from engine.approvals import decide
         from engine.models import CancellationRequest
+        from engine.usecases.approval import decide
 
         decide(s, demo.actor("approver"), s.scalars(select(CancellationRequest.id)).all()[1], {"decision": "approve"})
     v1 = latest(uow, "incident_probe")
@@ -224,9 +224,9 @@ def test_an_instance_whose_task_is_removed_or_that_is_not_waiting_is_refused(dem
 def test_an_incident_is_migrated_to_a_fixed_version_then_retried(demo, uow, session_factory, ledger):
     from sqlalchemy import update
 
-    from engine import admin
-    from engine.bootstrap import deploy_processes
     from engine.models import Clinic
+    from engine.usecases import instance_admin
+    from engine.usecases.deployments import deploy_processes
 
     probe = Path(__file__).parent / "processes" / "incident_probe.bpmn"
     with uow() as s:
@@ -234,7 +234,7 @@ def test_an_incident_is_migrated_to_a_fixed_version_then_retried(demo, uow, sess
         s.execute(update(Clinic).where(Clinic.name == "Northside Clinic").values(process_id="incident_probe"))
     number = demo.invoice_numbers("NS")[0]
     with uow() as s:
-        outcome = services.complete_task(
+        outcome = steps.complete_task(
             s, demo.actor("billing"), number, "request_cancellation", {"reason": "other", "remarks": "x"}
         )
     assert outcome.incident
@@ -250,7 +250,7 @@ def test_an_incident_is_migrated_to_a_fixed_version_then_retried(demo, uow, sess
     with uow() as s:
         instance = s.scalar(select(ProcessInstance))
         assert (instance.status, instance.process_version_id) == ("incident", v2.id)
-        assert admin.retry(s, demo.actor("admin"), instance.id) is True
+        assert instance_admin.retry(s, demo.actor("admin"), instance.id) is True
     with uow() as s:
         instance = s.scalar(select(ProcessInstance))
         assert (instance.status, instance.waiting_element) == ("running", "review_request")

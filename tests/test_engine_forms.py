@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import Invalid
-from engine.forms import FieldDef, FormDef, Option, validate
+from engine.workflow.forms import FieldDef, FormDef, Option, validate
 
 DECISION = FieldDef(
     "decision",

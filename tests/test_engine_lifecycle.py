@@ -8,11 +8,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from engine import approvals, services
 from engine.db import unit_of_work
 from engine.errors import Conflict, Forbidden, Invalid, NotFound
 from engine.models import AuditEvent, CancellationRequest, Invoice, ProcessInstance, UserTask
-from engine.runtime import load_workflow
+from engine.reads import offers
+from engine.usecases import approval, steps
+from engine.workflow.runtime import runtime_of
 
 
 @pytest.fixture
@@ -22,7 +23,7 @@ def uow(session_factory):
 
 def request(uow, actor, number, reason="duplicate", remarks="Billed twice"):
     with uow() as s:
-        return services.complete_task(s, actor, number, "request_cancellation", {"reason": reason, "remarks": remarks})
+        return steps.complete_task(s, actor, number, "request_cancellation", {"reason": reason, "remarks": remarks})
 
 
 def decide(uow, actor, number, decision, remarks=""):
@@ -30,12 +31,12 @@ def decide(uow, actor, number, decision, remarks=""):
         req = s.scalars(
             select(CancellationRequest).join(Invoice).where(Invoice.number == number).order_by(CancellationRequest.id)
         ).all()[-1]
-        return approvals.decide(s, actor, req.id, {"decision": decision, "decision_remarks": remarks})
+        return approval.decide(s, actor, req.id, {"decision": decision, "decision_remarks": remarks})
 
 
 def cancel(uow, actor, number, remarks="Cancelled as approved"):
     with uow() as s:
-        return services.complete_task(s, actor, number, "cancel_invoice", {"cancel_remarks": remarks})
+        return steps.complete_task(s, actor, number, "cancel_invoice", {"cancel_remarks": remarks})
 
 
 def invoice(uow, number) -> Invoice:
@@ -98,7 +99,7 @@ def test_direct_path_cancels_at_once(demo, uow):
     lakeside = demo.actor("lakeside")
     number = demo.invoice_numbers("LS")[0]
     with uow() as s:
-        actions = services.invoice_actions(s, lakeside, s.scalar(select(Invoice).where(Invoice.number == number)))
+        actions = offers.invoice_actions(s, lakeside, s.scalar(select(Invoice).where(Invoice.number == number)))
     assert [(a.name, a.enabled) for a in actions] == [("Cancel Invoice", True)]
     cancel(uow, lakeside, number, "Wrong patient")
     inv = invoice(uow, number)
@@ -115,7 +116,7 @@ def test_workflow_state_round_trips_with_exact_decimal_amount(demo, uow):
     with uow() as s:
         instance = s.scalars(select(ProcessInstance)).one()
         assert "spec" not in json.loads(instance.state_json)  # the spec is stored once, with the version
-        workflow = load_workflow(instance.state_json, instance.version.spec_json)
+        workflow = runtime_of(s).load_workflow(instance.state_json, instance.version.spec_json)
         task = workflow.get_next_task(manual=True)
         amount = s.scalar(select(Invoice.amount).where(Invoice.number == number))
     assert isinstance(task.data["amount"], Decimal)
@@ -226,8 +227,8 @@ def test_menu_offers_what_the_roles_allow_and_says_why_not(demo, uow):
     billing, approver = demo.actor("billing"), demo.actor("approver")
     with uow() as s:
         inv = s.scalar(select(Invoice).where(Invoice.number == number))
-        billing_actions = services.invoice_actions(s, billing, inv)
-        approver_actions = services.invoice_actions(s, approver, inv)
+        billing_actions = offers.invoice_actions(s, billing, inv)
+        approver_actions = offers.invoice_actions(s, approver, inv)
     assert [(a.name, a.enabled) for a in billing_actions] == [
         ("Invoice Cancellation Request", True),
         ("Cancel Invoice", False),

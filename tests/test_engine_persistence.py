@@ -8,16 +8,16 @@ import pytest
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 
-from engine import services
 from engine.db import unit_of_work
 from engine.models import AuditEvent, Invoice, ProcessInstance
+from engine.usecases import steps
 
 
 @pytest.fixture
 def requested(demo, session_factory):
     number = demo.invoice_numbers("NS")[0]
     with unit_of_work(session_factory) as s:
-        services.complete_task(
+        steps.complete_task(
             s, demo.actor("billing"), number, "request_cancellation", {"reason": "duplicate", "remarks": "x"}
         )
     return number

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from engine import approvals, queries, services
 from engine.db import unit_of_work
 from engine.errors import Forbidden
 from engine.models import CancellationRequest, Invoice, ProcessInstance
+from engine.reads import queries
+from engine.usecases import approval, steps
 
 
 @pytest.fixture
@@ -18,7 +19,7 @@ def uow(session_factory):
 
 def request(uow, demo, number):
     with uow() as s:
-        services.complete_task(
+        steps.complete_task(
             s, demo.actor("billing"), number, "request_cancellation", {"reason": "other", "remarks": "x"}
         )
         return s.scalar(select(CancellationRequest.id).join(Invoice).where(Invoice.number == number))
@@ -26,7 +27,7 @@ def request(uow, demo, number):
 
 def decide(uow, actor, request_id, decision="approve", remarks=""):
     with uow() as s:
-        return approvals.decide(s, actor, request_id, {"decision": decision, "decision_remarks": remarks})
+        return approval.decide(s, actor, request_id, {"decision": decision, "decision_remarks": remarks})
 
 
 def state(uow, number):

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine.bootstrap import deploy_processes
 from engine.db import unit_of_work
 from engine.errors import ProcessesInvalid
+from engine.instances.operations import OPERATIONS
 from engine.models import ProcessVersion
-from engine.processes import PROCESSES_DIR, load_directory
-from engine.runtime import operation_names
+from engine.usecases.deployments import deploy_processes
+from engine.workflow.parsing import PROCESSES_DIR, load_directory
 from webapp import create_app
 
 REQUEST = "invoice_cancellation_request.bpmn"
@@ -34,7 +34,7 @@ def edit(path: Path, old: str, new: str) -> None:
 
 def problems(directory: Path) -> list[str]:
     with pytest.raises(ProcessesInvalid) as caught:
-        load_directory(directory, operation_names())
+        load_directory(directory, set(OPERATIONS))
     return [p.message for p in caught.value.problems]
 
 
@@ -43,7 +43,7 @@ def line_of(path: Path, needle: str) -> int:
 
 
 def test_shipped_processes_are_valid():
-    assert set(load_directory(PROCESSES_DIR, operation_names())) == {
+    assert set(load_directory(PROCESSES_DIR, set(OPERATIONS))) == {
         "invoice_cancellation_request",
         "invoice_cancellation_direct",
     }

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from engine.scripting import RestrictedEnvironment, ScriptRefused
+from engine.workflow.scripting import RestrictedEnvironment, ScriptRefused
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from engine import services
-from engine.bootstrap import deploy_processes
 from engine.db import unit_of_work
 from engine.models import Clinic, Invoice, ProcessInstance
+from engine.usecases import steps
+from engine.usecases.deployments import deploy_processes
 
 TEST_PROCESSES = Path(__file__).parent / "processes"
 
@@ -23,7 +23,7 @@ def running(demo, session_factory):
     ids = {}
     for number in demo.invoice_numbers("NS")[:2]:
         with unit_of_work(session_factory) as s:
-            services.complete_task(
+            steps.complete_task(
                 s, demo.actor("billing"), number, "request_cancellation", {"reason": "duplicate", "remarks": "x"}
             )
             ids[number] = s.scalar(select(ProcessInstance.id).join(Invoice).where(Invoice.number == number))
@@ -128,12 +128,12 @@ def test_admin_pages_are_for_admins_of_the_clinic(web, demo, running, db_snapsho
 
 
 def test_another_clinics_instance_is_not_found(web, demo, session_factory, db_snapshot):
-    from engine.accounts import hash_password
+    from engine.accounts.users import hash_password
     from engine.models import RoleGrant, User
 
     number = demo.invoice_numbers("LS")[0]
     with unit_of_work(session_factory) as s:
-        services.complete_task(s, demo.actor("lakeside"), number, "cancel_invoice", {"cancel_remarks": "x"})
+        steps.complete_task(s, demo.actor("lakeside"), number, "cancel_invoice", {"cancel_remarks": "x"})
         instance_id = s.scalar(select(ProcessInstance.id))
         lakeside = s.scalar(select(Clinic).where(Clinic.name == "Lakeside Clinic"))
         user = User(username="lsadmin", full_name="Lake Admin", password_hash=hash_password("demo"))

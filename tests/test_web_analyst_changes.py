@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from engine.db import unit_of_work
 from engine.models import CancellationRequest, Invoice
-from engine.processes import PROCESSES_DIR
+from engine.workflow.parsing import PROCESSES_DIR
 
 REQUEST = "invoice_cancellation_request.bpmn"
 POLICY = "approval_policy.dmn"

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from engine.db import unit_of_work
 from engine.models import CancellationRequest, Invoice
-from engine.processes import PROCESSES_DIR
+from engine.workflow.parsing import PROCESSES_DIR
 
 APPROVAL_QUEUE = "/billing/financial-approval/"
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from engine.db import unit_of_work
 from engine.models import ProcessVersion
-from engine.processes import PROCESSES_DIR
+from engine.workflow.parsing import PROCESSES_DIR
 
 PAGE = "/admin/processes/"
 REQUEST = "invoice_cancellation_request.bpmn"

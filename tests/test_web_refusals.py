@@ -141,7 +141,7 @@ def test_roles_and_clinics_are_checked_on_every_route(web, demo, session_factory
 
 def test_another_clinics_request_is_not_found(web, demo, session_factory, db_snapshot):
     """A Lakeside approver does not exist in the demo; a Northside request seen from another clinic is 404."""
-    from engine.accounts import hash_password
+    from engine.accounts.users import hash_password
     from engine.models import Clinic, RoleGrant, User
 
     with unit_of_work(session_factory) as s:

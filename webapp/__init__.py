@@ -1,4 +1,4 @@
-"""The web app: thin routes and templates over engine.services (pages for staff)."""
+"""The web app: thin routes and templates over engine.usecases and engine.reads (pages for staff, JSON API)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from pathlib import Path
 
 from flask import Flask
 
-from engine.bootstrap import deploy_processes
 from engine.db import default_url, make_engine, make_session_factory, unit_of_work
+from engine.instances.operations import build_runtime
+from engine.usecases.deployments import deploy_processes
+from engine.workflow.runtime import WorkflowRuntime
 
-from . import admin, api, approvals, auth, billing, errors, health, processes, views
+from . import admin, api, approvals, auth, billing, errors, health, plumbing, processes
 
 
 def _secret_key(instance_path: str) -> str:
@@ -37,7 +39,8 @@ def _secret_key(instance_path: str) -> str:
     return path.read_text().strip()
 
 
-def create_app(config: dict | None = None) -> Flask:
+def create_app(config: dict | None = None, runtime: WorkflowRuntime | None = None) -> Flask:
+    """The app; `runtime` is the workflow runtime its units of work use (the product's operations by default)."""
     app = Flask(__name__, instance_path=os.environ.get("INSTANCE_PATH") or None)
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
@@ -53,17 +56,19 @@ def create_app(config: dict | None = None) -> Flask:
     url = app.config.get("DATABASE_URL") or default_url(app.instance_path)
     app.config["DATABASE_URL"] = url
     engine = make_engine(url)
-    factory = make_session_factory(engine)
+    runtime = runtime or build_runtime()
+    factory = make_session_factory(engine, runtime)
     app.extensions["db_engine"] = engine
     app.extensions["session_factory"] = factory
+    app.extensions["workflow_runtime"] = runtime
     with unit_of_work(factory) as session:
         if app.config["PROCESSES_DIR"]:
             deploy_processes(session, Path(app.config["PROCESSES_DIR"]))
         else:
             deploy_processes(session)
 
-    app.url_map.converters["id"] = views.IdConverter
-    views.init_app(app)
+    app.url_map.converters["id"] = plumbing.IdConverter
+    plumbing.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
     for blueprint in (auth.bp, billing.bp, approvals.bp, admin.bp, processes.bp, api.bp, health.bp):

@@ -14,12 +14,15 @@ from flask import (
     url_for,
 )
 
-from engine import admin, monitoring, queries
+from engine.accounts.permissions import Permission
 from engine.db import unit_of_work
 from engine.errors import Invalid
+from engine.reads import monitoring, queries
+from engine.reads.instance_detail import instance_detail
+from engine.usecases import instance_admin
 
-from .auth import roles_required
-from .views import actor, small_int, uow
+from .auth import permission_required
+from .plumbing import actor, small_int, uow
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -59,7 +62,7 @@ def _filters() -> tuple[monitoring.InstanceFilters, dict]:
 
 
 @bp.get("/instances")
-@roles_required("admin")
+@permission_required(Permission.MONITOR_INSTANCES)
 def instances():
     page, errors, raw = (
         None,
@@ -89,7 +92,7 @@ def instances():
 
 
 @bp.get("/instances.csv")
-@roles_required("admin")
+@permission_required(Permission.MONITOR_INSTANCES)
 def instances_csv():
     filters, _raw = _filters()
     who = actor()
@@ -104,14 +107,14 @@ def instances_csv():
 
 
 @bp.get("/instances/<id:instance_id>")
-@roles_required("admin")
+@permission_required(Permission.MONITOR_INSTANCES)
 def instance(instance_id: int):
     return _instance_page(instance_id)
 
 
 def _instance_page(instance_id: int, reason_errors: dict | None = None, status: int = 200):
     with uow(read_only=True) as session:
-        detail = admin.instance_detail(session, actor(), instance_id)
+        detail = instance_detail(session, actor(), instance_id)
     diagram = {
         "xml": detail.xml,
         "ready": detail.ready,
@@ -124,10 +127,10 @@ def _instance_page(instance_id: int, reason_errors: dict | None = None, status: 
 
 
 @bp.post("/instances/<id:instance_id>/retry")
-@roles_required("admin")
+@permission_required(Permission.RETRY)
 def retry(instance_id: int):
     with uow() as session:
-        went_through = admin.retry(session, actor(), instance_id)
+        went_through = instance_admin.retry(session, actor(), instance_id)
     if went_through:
         flash("Retried: the step went through and the instance goes on.", "success")
     else:
@@ -136,11 +139,11 @@ def retry(instance_id: int):
 
 
 @bp.post("/instances/<id:instance_id>/terminate")
-@roles_required("admin")
+@permission_required(Permission.TERMINATE)
 def terminate(instance_id: int):
     try:
         with uow() as session:
-            admin.terminate(session, actor(), instance_id, request.form.get("reason"))
+            instance_admin.terminate(session, actor(), instance_id, request.form.get("reason"))
     except Invalid as exc:
         return _instance_page(instance_id, exc.errors, 422)
     flash("The instance is terminated; the invoice stays Open and a new request may be made.", "success")

@@ -1,4 +1,4 @@
-"""The JSON API for the EMR and other systems: the same engine services and rules as the pages.
+"""The JSON API for the EMR and other systems: the same engine use cases and rules as the pages.
 
 Every error is `{"error": {"code", "message"}}`; state-changing calls accept an Idempotency-Key header.
 """
@@ -12,19 +12,22 @@ from collections.abc import Callable
 from flask import Blueprint, Response, g, jsonify, request
 from sqlalchemy.exc import IntegrityError
 
-from engine import approvals, idempotency, monitoring, queries, representations, services, tokens
-from engine.admin import get_instance
-from engine.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
-from engine.forms import field_json
+from engine.accounts import tokens
+from engine.errors import DomainError, Invalid
 from engine.models import IdempotentResponse
+from engine.reads import monitoring, offers, queries, representations
+from engine.reads.instance_detail import get_instance
+from engine.usecases import approval, cancellation, idempotency
+from engine.vocabulary import InvoiceStatus
+from engine.workflow.forms import field_json
 
+from .errors import status_of
 from .openapi import openapi_document
-from .views import csrf, uow
+from .plumbing import csrf, uow
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 csrf.exempt(bp)
 PUBLIC = {"api.create_token", "api.openapi"}
-STATUS = {NotFound: 404, Forbidden: 403, Conflict: 409, Invalid: 422, tokens.Unauthenticated: 401}
 
 
 def error(status: int, code: str, message: str, **extra) -> Response:
@@ -37,7 +40,7 @@ def error(status: int, code: str, message: str, **extra) -> Response:
 
 @bp.errorhandler(DomainError)
 def domain_error(exc: DomainError):
-    status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 400)
+    status = status_of(exc)
     extra = {"fields": exc.errors} if isinstance(exc, Invalid) else {}
     return error(status, exc.code, exc.message, **extra)
 
@@ -144,7 +147,10 @@ def revoke_token():
 
 
 def _invoice(session, number: str) -> dict:
-    found = services.get_invoice(session, g.actor, number)
+    return _invoice_json(session, offers.get_invoice(session, g.actor, number))
+
+
+def _invoice_json(session, found) -> dict:
     (item,) = representations.invoices_json(session, g.actor, [found])
     item["history"] = representations.history_json(session, found)
     return item
@@ -153,7 +159,7 @@ def _invoice(session, number: str) -> dict:
 @bp.get("/invoices")
 def list_invoices():
     status = request.args.get("status") or None
-    if status not in (None, "open", "cancelled"):
+    if status is not None and status not in set(InvoiceStatus):
         raise Invalid({"status": "status must be open or cancelled."})
     page, per_page = _page_args()
     with uow(read_only=True) as session:
@@ -173,9 +179,10 @@ def create_request(number: str):
     data = body()
 
     def action(session, actor):
-        services.request_cancellation(session, actor, number, data)
-        invoice = services.get_invoice(session, actor, number)
-        return representations.request_json(session, representations.latest_request(session, invoice)), 201
+        outcome = cancellation.request_cancellation(session, actor, number, data)
+        session.flush()
+        request = representations.latest_request(session, outcome.invoice)
+        return representations.request_json(session, request, outcome.instance), 201
 
     return idempotent(action)
 
@@ -185,9 +192,9 @@ def cancel(number: str):
     data = body()
 
     def action(session, actor):
-        services.cancel_invoice(session, actor, number, data)
+        outcome = cancellation.cancel_invoice(session, actor, number, data)
         session.flush()
-        return _invoice(session, number), 200
+        return _invoice_json(session, outcome.invoice), 200
 
     return idempotent(action)
 
@@ -207,21 +214,21 @@ def list_requests():
 @bp.get("/cancellation-requests/form")
 def request_form():
     with uow(read_only=True) as session:
-        form = services.request_form(session, g.actor)
+        form = offers.request_form(session, g.actor)
     return jsonify(task=form.title, fields=[field_json(f) for f in form.fields])
 
 
 @bp.get("/cancellation-requests/<id:request_id>")
 def get_request(request_id: int):
     with uow(read_only=True) as session:
-        found = approvals.get_request(session, g.actor, request_id)
+        found = approval.get_request(session, g.actor, request_id)
         return jsonify(representations.request_json(session, found))
 
 
 @bp.get("/cancellation-requests/<id:request_id>/decision/form")
 def decision_form(request_id: int):
     with uow(read_only=True) as session:
-        form, step = approvals.decision_form(session, g.actor, request_id)
+        form, step = approval.decision_form(session, g.actor, request_id)
     return jsonify(task=form.title, step_id=step.id, fields=[field_json(f) for f in form.fields])
 
 
@@ -233,11 +240,11 @@ def decide(request_id: int):
         raise Invalid({"step_id": "step_id must be the whole number given by the decision form."})
 
     def action(session, actor):
-        approvals.decide(session, actor, request_id, data, step)
+        outcome = approval.decide(session, actor, request_id, data, step)
         session.flush()
-        found = approvals.get_request(session, actor, request_id)
-        session.refresh(found)
-        return representations.request_json(session, found), 200
+        found = approval.get_request(session, actor, request_id)
+        session.refresh(found)  # who decided: the relationship follows the id set during the action
+        return representations.request_json(session, found, outcome.instance), 200
 
     return idempotent(action)
 

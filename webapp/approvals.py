@@ -4,23 +4,25 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from engine import approvals, queries, services
+from engine.accounts.permissions import Permission
 from engine.errors import Conflict, Invalid
+from engine.reads import queries
+from engine.usecases import approval
+from engine.vocabulary import RequestStatus
 
-from .auth import roles_required
+from .auth import permission_required
 from .forms import submitted_values
-from .views import actor, small_int, uow
+from .plumbing import actor, small_int, uow
 
 bp = Blueprint("approvals", __name__, url_prefix="/billing/financial-approval")
-APPROVER_ROLES = ("approver", "admin")
 
 
 @bp.get("/")
-@roles_required(*APPROVER_ROLES)
+@permission_required(Permission.DECIDE)
 def queue():
     args = request.args
     filters = {
-        "status": args.get("status", "requested"),
+        "status": args.get("status", RequestStatus.REQUESTED),
         "from": args.get("from", ""),
         "to": args.get("to", ""),
         "number": args.get("number", "").strip(),
@@ -39,7 +41,7 @@ def queue():
                 number=filters["number"],
                 page=small_int(args.get("page")) or 1,
             )
-            names = approvals.reason_names(session, [row.request for row in page.items])
+            names = approval.reason_names(session, [row.request for row in page.items])
     except Invalid as exc:
         errors, names = exc.errors, {}
     return render_template(
@@ -48,7 +50,7 @@ def queue():
 
 
 @bp.route("/requests/<id:request_id>", methods=["GET", "POST"])
-@roles_required(*APPROVER_ROLES)
+@permission_required(Permission.DECIDE)
 def review(request_id: int):
     values, errors, status = {}, {}, 200
     if request.method == "POST":
@@ -59,18 +61,18 @@ def review(request_id: int):
                 step_id = small_int(step)
                 if step is not None and step_id is None:  # the page sends the step it showed, as a number
                     raise Conflict("The review form was out of date: reload the page and decide again.")
-                outcome = approvals.decide(session, actor(), request_id, values, step_id)
+                outcome = approval.decide(session, actor(), request_id, values, step_id)
             flash(outcome.message, "warning" if outcome.incident else "success")
             return redirect(url_for("approvals.queue"))
         except Invalid as exc:
             errors, status = exc.errors, 422
     with uow(read_only=True) as session:
-        found = approvals.get_request(session, actor(), request_id)
-        form, refusal = approvals.review_form(session, actor(), found)
-        step = approvals.current_step(session, found)
-        reason_name = approvals.reason_names(session, [found])[found.id]
+        found = approval.get_request(session, actor(), request_id)
+        form, refusal = approval.review_form(session, actor(), found)
+        step = approval.current_step(session, found)
+        reason_name = approval.reason_names(session, [found])[found.id]
         awaiting = queries.awaiting_approval(session, [found.invoice_id])
-        events = [(e, services.history_details(e)) for e in services.history(session, actor(), found.invoice)]
+        events = [(e, e.details_dict) for e in queries.history(session, actor(), found.invoice)]
     return render_template(
         "approvals/review.html",
         req=found,

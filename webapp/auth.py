@@ -11,9 +11,10 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
-from engine.accounts import Actor, actor_for, authenticate
+from engine.accounts.permissions import Permission, may
+from engine.accounts.users import Actor, actor_for, authenticate
 
-from .views import uow
+from .plumbing import uow
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -39,33 +40,20 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired(message="Enter your password.")])
 
 
-def roles_required(*roles: str):
-    """The page needs one of these roles in the user's clinic (403 otherwise)."""
+def permission_required(permission: Permission):
+    """The page needs this permission (engine.accounts.permissions decides; 403 otherwise)."""
 
     def decorate(view):
         @wraps(view)
         @login_required
         def wrapped(*args, **kwargs):
-            if not current_user.actor.has_any(roles):
+            if not may(current_user.actor, permission):
                 abort(403)
             return view(*args, **kwargs)
 
         return wrapped
 
     return decorate
-
-
-def clinic_required(view):
-    """The page shows a clinic's data: users of a clinic only (analysts work on processes, not invoices)."""
-
-    @wraps(view)
-    @login_required
-    def wrapped(*args, **kwargs):
-        if current_user.actor.clinic_id is None:
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapped
 
 
 def _safe_next(target: str | None) -> str:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from engine import queries, services
+from engine.accounts.permissions import Permission
 from engine.errors import Invalid
+from engine.reads import offers, queries
+from engine.usecases import steps
 
-from .auth import clinic_required
+from .auth import permission_required
 from .forms import submitted_values
-from .views import actor, small_int, uow
+from .plumbing import actor, small_int, uow
 
 bp = Blueprint("billing", __name__, url_prefix="/billing")
 
@@ -19,44 +21,43 @@ def _int_arg(name: str, default: int) -> int:
 
 
 @bp.get("/invoices")
-@clinic_required
+@permission_required(Permission.WORK_ON_INVOICES)
 def invoices():
     q = request.args.get("q", "").strip()
     with uow(read_only=True) as session:
         page = queries.list_invoices(session, actor(), q=q, page=_int_arg("page", 1), per_page=20)
-        actions = services.actions_for_invoices(session, actor(), page.items)
+        actions = offers.actions_for_invoices(session, actor(), page.items)
         awaiting = queries.awaiting_approval(session, [i.id for i in page.items])
     return render_template("billing/invoices.html", page=page, q=q, actions=actions, awaiting=awaiting)
 
 
 @bp.get("/invoices/<number>")
-@clinic_required
+@permission_required(Permission.WORK_ON_INVOICES)
 def invoice(number: str):
     with uow(read_only=True) as session:
-        found = services.get_invoice(session, actor(), number)
-        actions = services.invoice_actions(session, actor(), found)
-        events = services.history(session, actor(), found)
-        shown = [(e, services.history_details(e)) for e in events]
+        found = offers.get_invoice(session, actor(), number)
+        actions = offers.invoice_actions(session, actor(), found)
+        shown = [(e, e.details_dict) for e in queries.history(session, actor(), found)]
         awaiting = queries.awaiting_approval(session, [found.id])
     return render_template("billing/invoice.html", invoice=found, actions=actions, events=shown, awaiting=awaiting)
 
 
 @bp.route("/invoices/<number>/tasks/<element_id>", methods=["GET", "POST"])
-@clinic_required
+@permission_required(Permission.WORK_ON_INVOICES)
 def task(number: str, element_id: str):
     values, errors, status = {}, {}, 200
     if request.method == "POST":
         values = submitted_values(request.form)
         try:
             with uow() as session:
-                outcome = services.complete_task(session, actor(), number, element_id, values)
+                outcome = steps.complete_task(session, actor(), number, element_id, values)
             flash(outcome.message, "warning" if outcome.incident else "success")
             return redirect(url_for("billing.invoices", q=number))
         except Invalid as exc:
             errors, status = exc.errors, 422
     with uow(read_only=True) as session:
-        found = services.get_invoice(session, actor(), number)
-        form = services.task_form(session, actor(), found, element_id)
+        found = offers.get_invoice(session, actor(), number)
+        form = offers.task_form(session, actor(), found, element_id)
         awaiting = queries.awaiting_approval(session, [found.id])
     page = render_template(
         "billing/task.html", invoice=found, form=form, values=values, errors=errors, awaiting=awaiting

@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 
-from engine.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from engine.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthenticated
 
-STATUS = {NotFound: 404, Forbidden: 403, Conflict: 409, Invalid: 422}
+# One table for pages and API alike: which HTTP status each domain error is.
+STATUS = {Unauthenticated: 401, NotFound: 404, Forbidden: 403, Conflict: 409, Invalid: 422}
 
 
 def status_of(exc: DomainError) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from engine.vocabulary import InstanceStatus, InvoiceStatus, RequestStatus
+
 from .openapi_schemas import SCHEMAS, ref
 
 
@@ -71,7 +73,7 @@ PATHS = {
             {"200": _json(ref("InvoicePage"), "A page of invoices"), **_errors(401, 403, 422)},
             [
                 _param("q", "query", {"type": "string"}, "Invoice number, patient name or patient id"),
-                _param("status", "query", {"enum": ["open", "cancelled"]}, "Invoice status"),
+                _param("status", "query", {"enum": [str(s) for s in InvoiceStatus]}, "Invoice status"),
                 *PAGE_PARAMS,
             ],
         )
@@ -107,7 +109,7 @@ PATHS = {
                 _param(
                     "status",
                     "query",
-                    {"enum": ["requested", "approved", "rejected", "completed", "terminated"]},
+                    {"enum": [str(s) for s in RequestStatus]},
                     "Request status",
                 ),  # fmt: skip
                 *PAGE_PARAMS,
@@ -144,7 +146,7 @@ PATHS = {
             "Process instances of the clinic (administrators)",
             {"200": _json(ref("ProcessInstancePage"), "A page of instances"), **_errors(401, 403, 422)},
             [
-                _param("status", "query", {"enum": ["running", "completed", "terminated", "incident"]}, "Status"),
+                _param("status", "query", {"enum": [str(s) for s in InstanceStatus]}, "Status"),
                 _param("process_id", "query", {"type": "string"}, "Process id"),
                 *PAGE_PARAMS,
             ],

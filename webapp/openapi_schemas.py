@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from engine.vocabulary import InstanceStatus, InvoiceStatus, RequestStatus
+
 NULLABLE_STRING = {"type": ["string", "null"]}
 DATE_TIME = {"type": "string", "format": "date-time"}
 
@@ -125,7 +127,7 @@ SCHEMAS = {
         "properties": {
             "id": {"type": "integer"},
             "invoice_number": {"type": "string"},
-            "status": {"enum": ["requested", "approved", "rejected", "completed", "terminated"]},
+            "status": {"enum": [str(s) for s in RequestStatus]},
             "reason": {"type": "string"},
             "remarks": {"type": "string"},
             "requested_by": {"type": "string"},
@@ -166,7 +168,7 @@ SCHEMAS = {
             "invoice_date": {"type": "string", "format": "date"},
             "amount": {"type": "string", "pattern": r"^-?\d+\.\d{2}$", "description": "An exact decimal"},
             "currency": {"type": "string"},
-            "status": {"enum": ["open", "cancelled"]},
+            "status": {"enum": [str(s) for s in InvoiceStatus]},
             "cancellation_request": _nullable("CancellationRequest"),
             "allowed_actions": {"type": "array", "items": {"enum": ["request_cancellation", "cancel"]}},
             "history": {"type": "array", "items": ref("HistoryEntry")},
@@ -215,7 +217,7 @@ SCHEMAS = {
             "process_version": {"type": "integer"},
             "business_key": {"type": "string"},
             "invoice_number": {"type": "string"},
-            "status": {"enum": ["running", "completed", "terminated", "incident"]},
+            "status": {"enum": [str(s) for s in InstanceStatus]},
             "waiting_for": NULLABLE_STRING,
             "started_by": {"type": "string"},
             "started_at": DATE_TIME,
@@ -231,7 +233,7 @@ SCHEMAS = {
             "process_version": {"type": "integer"},
             "business_key": {"type": "string"},
             "invoice_number": {"type": "string"},
-            "status": {"enum": ["running", "completed", "terminated", "incident"]},
+            "status": {"enum": [str(s) for s in InstanceStatus]},
             "incident": {"type": ["object", "null"]},
             "ready_tasks": {"type": "array", "items": ref("Task")},
             "completed_tasks": {"type": "array", "items": ref("Task")},

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 
-from engine import deployments, migration
+from engine.accounts.permissions import Permission
 from engine.errors import Invalid
+from engine.usecases import deployments, migration
 
-from .auth import roles_required
-from .views import actor, small_int, uow
+from .auth import permission_required
+from .plumbing import actor, small_int, uow
 
 bp = Blueprint("processes", __name__, url_prefix="/admin/processes")
-VIEWERS = ("analyst", "admin")
 
 
 def _int(name: str) -> int | None:
@@ -19,7 +19,7 @@ def _int(name: str) -> int | None:
 
 
 @bp.get("/")
-@roles_required(*VIEWERS)
+@permission_required(Permission.VIEW_PROCESSES)
 def index():
     with uow(read_only=True) as session:
         processes = deployments.list_processes(session, actor())
@@ -28,7 +28,7 @@ def index():
 
 
 @bp.post("/deploy")
-@roles_required("analyst")
+@permission_required(Permission.DEPLOY)
 def deploy():
     upload = request.files.get("file")
     try:
@@ -47,20 +47,20 @@ def deploy():
 
 
 @bp.get("/versions/<id:version_id>")
-@roles_required(*VIEWERS)
+@permission_required(Permission.VIEW_PROCESSES)
 def version(version_id: int):
     with uow(read_only=True) as session:
         found = deployments.get_version(session, actor(), version_id)
-        files = deployments.version_files(found)
-        diagram = {"xml": deployments.bpmn_of(found), "ready": [], "completed": [], "failed": [], "flows": []}
+        files = found.files
+        diagram = {"xml": found.bpmn_xml, "ready": [], "completed": [], "failed": [], "flows": []}
     return render_template("processes/version.html", version=found, files=sorted(files), diagram=diagram)
 
 
 @bp.get("/versions/<id:version_id>/files/<name>")
-@roles_required(*VIEWERS)
+@permission_required(Permission.VIEW_PROCESSES)
 def download(version_id: int, name: str):
     with uow(read_only=True) as session:
-        files = deployments.version_files(deployments.get_version(session, actor(), version_id))
+        files = deployments.get_version(session, actor(), version_id).files
     if name not in files:
         abort(404)
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
@@ -68,7 +68,7 @@ def download(version_id: int, name: str):
 
 
 @bp.get("/compare")
-@roles_required(*VIEWERS)
+@permission_required(Permission.VIEW_PROCESSES)
 def compare():
     old, new = _int("old"), _int("new")
     if old is None or new is None:
@@ -79,7 +79,7 @@ def compare():
 
 
 @bp.route("/migrate", methods=["GET", "POST"])
-@roles_required(*VIEWERS)
+@permission_required(Permission.MIGRATE)
 def migrate():
     source, target, task = _int("from"), _int("to"), request.values.get("task", "").strip()
     if source is None or target is None:

@@ -10,8 +10,8 @@ import re
 
 from playwright.sync_api import ConsoleMessage, Error, Locator, Page, expect
 
-from engine import services
 from engine.db import unit_of_work
+from engine.usecases import steps
 
 # "Requested", or "Requested — awaiting <the lane of the step it waits on>".
 REQUESTED = re.compile(r"^Requested( — awaiting .+)?$")
@@ -99,7 +99,7 @@ def request_cancellations(session_factory, actor, numbers: list[str]) -> None:
     """Billing staff submit an Invoice Cancellation Request for each invoice (through the engine)."""
     for number in numbers:
         with unit_of_work(session_factory) as session:
-            services.complete_task(
+            steps.complete_task(
                 session,
                 actor,
                 number,

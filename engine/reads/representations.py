@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .accounts import Actor
-from .models import AuditEvent, CancellationRequest, Invoice, ProcessInstance, User, UserTask
-from .roles import ROLES
-from .services import Action, actions_for_invoices
+from engine.accounts.roles import role_names
+from engine.accounts.users import Actor
+from engine.models import AuditEvent, CancellationRequest, Invoice, ProcessInstance, User, UserTask
+from engine.vocabulary import InstanceStatus, RequestStatus, Screen, UserTaskState
+
+from .offers import CANCEL_STEP, REQUEST_STEP, Action, actions_for_invoices
 
 # The API names the invoice screen's steps by what they do, whatever the diagram's element ids.
-API_ACTIONS = {"request_cancellation": "request_cancellation", "cancel_invoice": "cancel"}
-DECISIONS = {"approved": "approve", "completed": "approve", "rejected": "reject"}
+API_ACTIONS = {REQUEST_STEP: "request_cancellation", CANCEL_STEP: "cancel"}
+DECISIONS = {RequestStatus.APPROVED: "approve", RequestStatus.COMPLETED: "approve", RequestStatus.REJECTED: "reject"}
 
 
 def iso(value: datetime | None) -> str | None:
@@ -29,21 +30,21 @@ def _remarks(values: dict) -> str | None:
     return None
 
 
-def request_json(session: Session, request: CancellationRequest) -> dict:
-    instance = session.get(ProcessInstance, request.instance_id)
+def request_json(session: Session, request: CancellationRequest, instance: ProcessInstance | None = None) -> dict:
+    instance = instance or session.get(ProcessInstance, request.instance_id)
     steps = session.execute(
         select(UserTask, User.username)
         .join(User, User.id == UserTask.completed_by_id)
         .where(
             UserTask.instance_id == request.instance_id,
-            UserTask.state == "completed",
-            UserTask.screen == "financial_approval",
+            UserTask.state == UserTaskState.COMPLETED,
+            UserTask.screen == Screen.FINANCIAL_APPROVAL,
         )
         .order_by(UserTask.completed_at, UserTask.id)
     ).all()
     approvals = []
     for step, username in steps:
-        values = json.loads(step.form_data or "{}")
+        values = step.values
         approvals.append(
             {
                 "step": step.name,
@@ -54,9 +55,8 @@ def request_json(session: Session, request: CancellationRequest) -> dict:
             }
         )
     waiting_for = None
-    if instance is not None and instance.status == "running" and instance.waiting_task:
-        roles = [ROLES.get(r, r) for r in (instance.waiting_roles or "").split(",") if r]
-        waiting_for = {"task": instance.waiting_task, "role": ", ".join(roles)}
+    if instance is not None and instance.status == InstanceStatus.RUNNING and instance.waiting_task:
+        waiting_for = {"task": instance.waiting_task, "role": role_names(instance.waiting_roles or "")}
     decision = None
     if request.decided_at is not None and request.status in DECISIONS:
         decision = {
@@ -117,10 +117,7 @@ def history_json(session: Session, invoice: Invoice) -> list[dict]:
         .where(AuditEvent.invoice_id == invoice.id)
         .order_by(AuditEvent.id)
     ).all()
-    return [
-        {"at": iso(e.at), "by": username, "action": e.action, "details": json.loads(e.details or "{}")}
-        for e, username in events
-    ]
+    return [{"at": iso(e.at), "by": username, "action": e.action, "details": e.details_dict} for e, username in events]
 
 
 def latest_request(session: Session, invoice: Invoice) -> CancellationRequest | None:
@@ -138,7 +135,7 @@ def instance_json(session: Session, instance: ProcessInstance) -> dict:
     ids = {r.completed_by_id for r in rows if r.completed_by_id}
     users = dict(session.execute(select(User.id, User.username).where(User.id.in_(ids))).all()) if ids else {}
     incident = None
-    if instance.status == "incident":
+    if instance.status == InstanceStatus.INCIDENT:
         incident = {
             "element": instance.incident_element,
             "message": instance.incident_message,
@@ -155,7 +152,7 @@ def instance_json(session: Session, instance: ProcessInstance) -> dict:
         "ready_tasks": [
             {"id": r.id, "element_id": r.element_id, "name": r.name, "lane": r.lane, "since": iso(r.created_at)}
             for r in rows
-            if r.state == "ready"
+            if r.state == UserTaskState.READY
         ],
         "completed_tasks": [
             {
@@ -166,6 +163,6 @@ def instance_json(session: Session, instance: ProcessInstance) -> dict:
                 "completed_at": iso(r.completed_at),
             }
             for r in rows
-            if r.state == "completed"
+            if r.state == UserTaskState.COMPLETED
         ],
     }

@@ -21,7 +21,7 @@ from RestrictedPython import (
     limited_builtins,
     safe_builtins,
 )
-from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+from SpiffWorkflow.bpmn.script_engine import TaskDataEnvironment
 
 HELPERS: dict[str, Any] = {
     "len": len,
@@ -83,18 +83,26 @@ def compile_script(script: str):
 
 
 class RestrictedEnvironment(TaskDataEnvironment):
-    """Evaluates and executes with RestrictedPython; task data is the namespace, functions are ours."""
+    """Evaluates and executes with RestrictedPython; task data is the namespace, functions are ours.
 
-    def __init__(self, functions: Mapping[str, Callable[..., Any]] | None = None):
+    `code_cache` is shared by the environments of one runtime, so each script compiles once per process
+    however many actions run it.
+    """
+
+    def __init__(self, functions: Mapping[str, Callable[..., Any]] | None = None, code_cache: dict | None = None):
         super().__init__({})
         self.functions = functions if functions is not None else {}
-        self._cache: dict[tuple[str, str], Any] = {}
+        self._cache: dict[tuple[str, str], Any] = code_cache if code_cache is not None else {}
 
     def _code(self, kind: str, source: str):
         key = (kind, source)
-        if key not in self._cache:
-            self._cache[key] = compile_expression(source) if kind == "eval" else compile_script(source)
-        return self._cache[key]
+        code = self._cache.get(key)
+        if code is None:
+            code = compile_expression(source) if kind == "eval" else compile_script(source)
+            if len(self._cache) > 4096:
+                self._cache.clear()
+            self._cache[key] = code
+        return code
 
     def _namespace(self, context: Mapping[str, Any], external_context: Mapping[str, Any] | None):
         namespace = _base_globals()
@@ -115,7 +123,3 @@ class RestrictedEnvironment(TaskDataEnvironment):
                 continue
             context[name] = value
         return True
-
-
-def make_script_engine(functions: Mapping[str, Callable[..., Any]]) -> PythonScriptEngine:
-    return PythonScriptEngine(environment=RestrictedEnvironment(functions))

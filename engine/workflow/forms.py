@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from .errors import Invalid
+from engine.errors import Invalid
+
 from .scripting import RestrictedEnvironment, ScriptRefused
 
 SUPPORTED_TYPES = ("string", "long", "boolean", "date", "enum")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import IdempotentResponse
+from engine.models import IdempotentResponse
 
 
 def find(session: Session, user_id: int, key: str) -> IdempotentResponse | None:

@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
 NS = {"bpmn": BPMN, "camunda": CAMUNDA}
-# What every new instance starts with (services._seed): available to conditions, scripts and DMN inputs.
+# What every new instance starts with (usecases.steps._seed): available to conditions, scripts and DMN inputs.
 SEEDED = {"invoice_number", "patient_name", "patient_id", "amount", "currency"}
 FLOW_NODES = (
     "startEvent", "endEvent", "userTask", "scriptTask", "serviceTask", "businessRuleTask", "task", "manualTask",

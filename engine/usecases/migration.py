@@ -4,26 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
+from SpiffWorkflow.bpmn.util.diff import diff_workflow
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from .accounts import Actor
-from .db import unit_of_work
-from .errors import DomainError, Forbidden, Invalid, NotFound
-from .models import Invoice, ProcessInstance, ProcessVersion
-from .operations import ActionContext
-from .runtime import SERIALIZER, dump_workflow, load_workflow, operations_bound_to, spec_of
-from .tasks import sync_ready_rows
+from engine.accounts.permissions import Permission, require
+from engine.accounts.users import Actor
+from engine.db import unit_of_work
+from engine.errors import DomainError, Invalid, NotFound
+from engine.instances import lifecycle
+from engine.models import Invoice, ProcessInstance, ProcessVersion
+from engine.vocabulary import ACTIVE_INSTANCE_STATUSES
+from engine.workflow.runtime import runtime_of
 
-MIGRATABLE = ("running", "incident")
-
-
-def _may_migrate(actor: Actor) -> None:
-    if not (actor.is_analyst or "admin" in actor.roles):
-        raise Forbidden("Only a clinic administrator (own clinic) or a business analyst may migrate instances.")
+MIGRATABLE = ACTIVE_INSTANCE_STATUSES
 
 
 @dataclass
@@ -66,17 +62,23 @@ def _candidates(session: Session, actor: Actor, old: ProcessVersion, element_id:
     return list(session.scalars(query.order_by(ProcessInstance.id)))
 
 
-def _plan_line(session: Session, instance: ProcessInstance, new: ProcessVersion) -> PlanLine:
-    number = session.scalar(select(Invoice.number).where(Invoice.id == instance.invoice_id))
+def _diff(session: Session, instance: ProcessInstance, new: ProcessVersion):
+    """How the instance's workflow lines up with the new version: (diff, its open tasks)."""
+    runtime = runtime_of(session)
+    workflow = runtime.load_workflow(instance.state_json, instance.version.spec_json)
+    target = runtime.spec_of(new)
+    diff, _ = diff_workflow(runtime.serializer.registry, workflow, target.spec, target.subprocess_specs)
+    return diff, workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.ERROR)
+
+
+def _plan_line(session: Session, instance: ProcessInstance, new: ProcessVersion, number: str | None = None):
+    number = number or session.scalar(select(Invoice.number).where(Invoice.id == instance.invoice_id))
     waiting = instance.waiting_task or instance.incident_element or ""
     if instance.status not in MIGRATABLE:
         return PlanLine(
             instance.id, number, instance.status, waiting, "not waiting", "it is not waiting: nothing to move"
         )
-    workflow = load_workflow(instance.state_json, instance.version.spec_json)
-    target = spec_of(new)
-    diff, _ = diff_workflow(SERIALIZER.registry, workflow, target.spec, target.subprocess_specs)
-    open_tasks = workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.ERROR)
+    diff, open_tasks = _diff(session, instance, new)
     removed = [t for t in open_tasks if t in diff.removed]
     changed = [t for t in open_tasks if t in diff.changed]
     if removed:
@@ -92,7 +94,7 @@ def plan(
     session: Session, actor: Actor, from_id: int, to_id: int, element_id: str = "", ids: list[int] | None = None
 ) -> list[PlanLine]:
     """The dry run: per instance, what happens to its waiting task (kept, changed, removed)."""
-    _may_migrate(actor)
+    require(actor, Permission.MIGRATE)
     old, new = _versions(session, from_id, to_id)
     lines = [_plan_line(session, i, new) for i in _candidates(session, actor, old, element_id, ids)]
     if actor.clinic_id is None:  # analysts see no invoice data: instances are named by their id only
@@ -129,27 +131,10 @@ def migrate(
 
 def _move(session: Session, actor: Actor, instance_id: int, from_id: int, to_id: int) -> PlanLine:
     instance = session.get(ProcessInstance, instance_id)
-    invoice = session.scalar(select(Invoice).where(Invoice.id == instance.invoice_id).with_for_update(of=Invoice))
-    session.refresh(instance)
+    invoice = lifecycle.lock_instance(session, instance)
     new = session.get(ProcessVersion, to_id)
-    line = _plan_line(session, instance, new)  # again, under the lock: the instance may have moved on
+    line = _plan_line(session, instance, new, invoice.number)  # again, under the lock: it may have moved on
     if instance.process_version_id != from_id or not line.movable:
         raise Invalid({"instance": f"Instance {instance_id} changed meanwhile: {line.detail}."})
-    old_version = instance.version
-    workflow = load_workflow(instance.state_json, old_version.spec_json)
-    target = spec_of(new)
-    diff, _ = diff_workflow(SERIALIZER.registry, workflow, target.spec, target.subprocess_specs)
-    migrate_workflow(diff, workflow, target.spec, reset_mask=TaskState.READY | TaskState.WAITING | TaskState.ERROR)
-    context = ActionContext(session, actor.user_id, invoice, instance)
-    if instance.status == "running":
-        with operations_bound_to(context):
-            workflow.do_engine_steps()
-    instance.process_version_id = new.id
-    instance.state_json = dump_workflow(workflow)
-    instance.updated_at = context.now
-    session.flush()
-    session.expire(instance, ["version"])
-    if instance.status == "running":
-        sync_ready_rows(session, workflow, instance, context.now)
-    context.audit("instance_migrated", from_version=old_version.version, to_version=new.version, detail=line.detail)
+    lifecycle.move(lifecycle.context_for(session, actor.user_id, invoice, instance), new, line.detail)
     return line

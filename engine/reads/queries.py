@@ -4,23 +4,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from .accounts import Actor
-from .errors import Forbidden, Invalid
-from .models import CancellationRequest, Invoice, UserTask
+from engine.accounts.permissions import Permission, require
+from engine.accounts.users import Actor
+from engine.errors import Invalid, NotFound
+from engine.models import AuditEvent, CancellationRequest, Invoice, UserTask
+from engine.vocabulary import RequestStatus, Screen, UserTaskState
 
-APPROVAL_STATUSES = ("requested", "approved", "rejected", "completed")
-APPROVER_ROLES = ("approver", "admin")
+# Financial Approval's Approval Status filter; Approved also lists requests whose invoice was then cancelled.
+APPROVAL_STATUSES = (RequestStatus.REQUESTED, RequestStatus.APPROVED, RequestStatus.REJECTED, RequestStatus.COMPLETED)
 MAX_PER_PAGE = 100
 
 
+T = TypeVar("T")
+
+
 @dataclass(frozen=True)
-class Page:
-    items: list
+class Page(Generic[T]):  # noqa: UP046 - Python 3.11 has no `class Page[T]`
+    """One page of a list, for pages and API alike."""
+
+    items: list[T]
     total: int
     page: int
     per_page: int
@@ -95,7 +103,7 @@ class ApprovalRow:
 def approval_queue(
     session: Session,
     actor: Actor,
-    status: str = "requested",
+    status: str = RequestStatus.REQUESTED,
     date_from: date | None = None,
     date_to: date | None = None,
     number: str = "",
@@ -103,14 +111,13 @@ def approval_queue(
     per_page: int = 20,
 ) -> Page:
     """Financial Approval: the clinic's requests by approval status and request date, oldest first."""
-    if not actor.has_any(APPROVER_ROLES):
-        raise Forbidden("Financial Approval is for approvers and clinic administrators.")
+    require(actor, Permission.DECIDE)
     if status not in APPROVAL_STATUSES:
         choices = ", ".join(s.capitalize() for s in APPROVAL_STATUSES)
         raise Invalid({"status": f"Approval Status must be one of: {choices}."})
     if date_from and date_to and date_from > date_to:
         raise Invalid({"to": "To must be on or after From."})
-    statuses = ("approved", "completed") if status == "approved" else (status,)
+    statuses = (RequestStatus.APPROVED, RequestStatus.COMPLETED) if status == RequestStatus.APPROVED else (status,)
     query = select(CancellationRequest).where(
         CancellationRequest.clinic_id == actor.clinic_id, CancellationRequest.status.in_(statuses)
     )
@@ -123,7 +130,7 @@ def approval_queue(
             func.lower(Invoice.number).like(f"%{_escape_like(number.strip().lower())}%", escape="\\")
         )
     counted = query
-    if status == "requested":
+    if status == RequestStatus.REQUESTED:
         # Counted from the clinic's ready steps (an index); the page walks the requests in date order and
         # stops once it has enough.
         counted = _decidable_by(query, actor)
@@ -136,8 +143,8 @@ def approval_queue(
         rows = session.execute(
             select(UserTask.instance_id, UserTask.id, UserTask.lane).where(
                 UserTask.instance_id.in_(ids),
-                UserTask.state == "ready",
-                UserTask.screen == "financial_approval",
+                UserTask.state == UserTaskState.READY,
+                UserTask.screen == Screen.FINANCIAL_APPROVAL,
             )
         )
         ready = {instance_id: (task_id, lane) for instance_id, task_id, lane in rows}
@@ -149,8 +156,8 @@ def _my_open_step(actor: Actor, step) -> list:
     """`step` (a user_tasks alias) is a ready Financial Approval step of one of the actor's roles."""
     roles = literal(",") + step.roles + literal(",")
     return [
-        step.state == "ready",
-        step.screen == "financial_approval",
+        step.state == UserTaskState.READY,
+        step.screen == Screen.FINANCIAL_APPROVAL,
         or_(*(roles.like(f"%,{role},%") for role in sorted(actor.roles))),
     ]
 
@@ -162,7 +169,7 @@ def _not_done_by(actor: Actor):
     done = select(mine.id).where(
         mine.completed_by_id == actor.user_id,
         mine.instance_id == CancellationRequest.instance_id,
-        mine.state == "completed",
+        mine.state == UserTaskState.COMPLETED,
     )
     return ~done.exists()
 
@@ -188,20 +195,29 @@ def awaiting_approval(session: Session, invoice_ids: list[int]) -> dict[int, str
         return {}
     rows = session.execute(
         select(UserTask.invoice_id, UserTask.lane).where(
-            UserTask.invoice_id.in_(invoice_ids), UserTask.state == "ready", UserTask.screen == "financial_approval"
+            UserTask.invoice_id.in_(invoice_ids),
+            UserTask.state == UserTaskState.READY,
+            UserTask.screen == Screen.FINANCIAL_APPROVAL,
         )
     )
     return {invoice_id: lane for invoice_id, lane in rows}
 
 
-REQUEST_STATUSES = ("requested", "approved", "rejected", "completed", "terminated")
+REQUEST_STATUSES = tuple(RequestStatus)
 
 
 def list_requests(session: Session, actor: Actor, status: str | None, page: int, per_page: int) -> Page:
     """The clinic's cancellation requests, oldest first, optionally of one status."""
-    if status not in (None, *REQUEST_STATUSES):
+    if status is not None and status not in REQUEST_STATUSES:
         raise Invalid({"status": f"status must be one of: {', '.join(REQUEST_STATUSES)}."})
     query = select(CancellationRequest).where(CancellationRequest.clinic_id == actor.clinic_id)
     if status:
         query = query.where(CancellationRequest.status == status)
     return paginate(session, query.order_by(CancellationRequest.requested_at, CancellationRequest.id), page, per_page)
+
+
+def history(session: Session, actor: Actor, invoice: Invoice) -> list[AuditEvent]:
+    """The invoice's cancellation history, oldest first."""
+    if invoice.clinic_id != actor.clinic_id:
+        raise NotFound("Invoice not found.")
+    return list(session.scalars(select(AuditEvent).where(AuditEvent.invoice_id == invoice.id).order_by(AuditEvent.id)))

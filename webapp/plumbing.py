@@ -1,8 +1,8 @@
-"""Shared pieces of the pages: the per-request unit of work, CSRF, security headers and template filters."""
+"""Request plumbing shared by every page and the API: the per-request unit of work, the current actor, CSRF,
+ids in URLs, refusing NUL characters, security headers and template filters."""
 
 from __future__ import annotations
 
-import json
 import re
 from contextlib import contextmanager
 from datetime import datetime
@@ -13,8 +13,9 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
 
+from engine.accounts.roles import ROLES
 from engine.db import unit_of_work
-from engine.roles import ROLES
+from engine.vocabulary import RequestStatus
 
 csrf = CSRFProtect()
 
@@ -31,13 +32,7 @@ CONTENT_SECURITY_POLICY = (
     "font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
 
-APPROVAL_LABELS = {
-    "requested": "Requested",
-    "approved": "Approved",
-    "rejected": "Rejected",
-    "completed": "Approved",
-    "terminated": "Terminated",
-}
+APPROVAL_LABELS = {status.value: status.label for status in RequestStatus}
 
 
 _SMALL_INT = re.compile(r"[0-9]{1,9}")
@@ -78,8 +73,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["approval_label"] = lambda s: APPROVAL_LABELS.get(s or "", "")
     app.jinja_env.globals["ROLES"] = ROLES
-    app.jinja_env.filters["file_names"] = lambda source_files: sorted(json.loads(source_files))
-    app.jinja_env.filters["audit_pair"] = lambda event: (event, json.loads(event.details or "{}"))
+    app.jinja_env.filters["audit_pair"] = lambda event: (event, event.details_dict)
 
     @app.before_request
     def refuse_nul_characters():

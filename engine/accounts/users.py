@@ -9,8 +9,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import Clinic, RoleGrant, User
-from .roles import ROLES
+from engine.models import Clinic, RoleGrant, User
+
+from .roles import ROLES, Role
 
 # Which process a clinic runs by default, by its cancellation mode.
 CLINIC_PROCESSES = {"approval": "invoice_cancellation_request", "direct": "invoice_cancellation_direct"}
@@ -42,7 +43,7 @@ class Actor:
 
     @property
     def is_analyst(self) -> bool:
-        return "analyst" in self.roles
+        return Role.ANALYST in self.roles
 
     @property
     def role_names(self) -> str:

@@ -1,33 +1,85 @@
-"""Analysts own the processes: versions, their files, comparing two versions, and deploying a changed file."""
+"""Analysts own the processes: storing versions, deploying processes/ at start-up and an uploaded file, listing
+versions and their files, comparing two versions."""
 
 from __future__ import annotations
 
 import json
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from SpiffWorkflow.bpmn.util.diff import SpecDiff
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .accounts import Actor
-from .errors import Forbidden, Invalid, NotFound, ProcessesInvalid
-from .forms import FieldDef, describe_form
-from .models import ACTIVE_INSTANCE_STATUSES, Deployment, ProcessInstance, ProcessVersion
-from .processes import MAX_FILE_BYTES, LoadedProcess, Source, parse_sources, store_version
-from .runtime import SERIALIZER, operation_names, spec_json_of, spec_of
+from engine.accounts.permissions import Permission, require
+from engine.accounts.users import Actor
+from engine.errors import Invalid, NotFound, ProcessesInvalid
+from engine.models import Deployment, ProcessInstance, ProcessVersion
+from engine.vocabulary import ACTIVE_INSTANCE_STATUSES, DeploymentOutcome
+from engine.workflow.forms import FieldDef, describe_form
+from engine.workflow.parsing import MAX_FILE_BYTES, PROCESSES_DIR, LoadedProcess, Source, load_directory, parse_sources
+from engine.workflow.runtime import WorkflowRuntime, runtime_of
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,150}\.(bpmn|dmn)$")
 
 
 def _may_view(actor: Actor) -> None:
-    if not (actor.is_analyst or "admin" in actor.roles):
-        raise Forbidden("Only business analysts and clinic administrators may see the processes.")
+    require(actor, Permission.VIEW_PROCESSES)
 
 
-def _must_be_analyst(actor: Actor) -> None:
-    if not actor.is_analyst:
-        raise Forbidden("Only a business analyst may deploy a process.")
+# ---- storing versions ----------------------------------------------------------------------------------------
+
+
+def store_version(session: Session, runtime: WorkflowRuntime, loaded: LoadedProcess, deployed_by: str):
+    """A process version stored once per content hash, and whether it is new; safe when two workers start
+    together (the loser of the race finds the winner's row)."""
+    query = select(ProcessVersion).where(
+        ProcessVersion.process_id == loaded.process_id, ProcessVersion.content_hash == loaded.content_hash
+    )
+    existing = session.scalar(query)
+    if existing is not None:
+        return existing, DeploymentOutcome.UNCHANGED
+    latest = session.scalar(
+        select(func.max(ProcessVersion.version)).where(ProcessVersion.process_id == loaded.process_id)
+    )
+    version = ProcessVersion(
+        process_id=loaded.process_id,
+        name=loaded.name,
+        version=(latest or 0) + 1,
+        content_hash=loaded.content_hash,
+        source_files=json.dumps(loaded.files),
+        spec_json=runtime.spec_json_of(loaded),
+        deployed_by=deployed_by,
+    )
+    try:
+        with session.begin_nested():
+            session.add(version)
+    except IntegrityError:
+        return session.scalars(query).one(), DeploymentOutcome.UNCHANGED
+    return version, DeploymentOutcome.NEW_VERSION
+
+
+def deploy_processes(
+    session: Session, directory: Path = PROCESSES_DIR, deployed_by: str = "system"
+) -> list[ProcessVersion]:
+    """Start-up: validate every file of the folder (raises ProcessesInvalid: a broken file stops start-up)
+    and store new versions by content hash, each recorded as a deployment like an upload."""
+    runtime = runtime_of(session)
+    versions = []
+    for process in load_directory(directory, runtime.operation_names).values():
+        version, outcome = store_version(session, runtime, process, deployed_by)
+        if outcome == DeploymentOutcome.NEW_VERSION:
+            for name in sorted(process.files):
+                session.add(
+                    Deployment(filename=name, deployed_by=deployed_by, process_version_id=version.id, outcome=outcome)
+                )
+        versions.append(version)
+    return versions
+
+
+# ---- reading versions ----------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -68,14 +120,6 @@ def get_version(session: Session, actor: Actor, version_id: int) -> ProcessVersi
     if version is None:
         raise NotFound(f"Process version {version_id} does not exist.")
     return version
-
-
-def version_files(version: ProcessVersion) -> dict[str, str]:
-    return json.loads(version.source_files)
-
-
-def bpmn_of(version: ProcessVersion) -> str:
-    return next(text for name, text in version_files(version).items() if name.lower().endswith(".bpmn"))
 
 
 def recent_deployments(session: Session, actor: Actor, limit: int = 20) -> list[Deployment]:
@@ -160,8 +204,9 @@ def compare(session: Session, actor: Actor, old_id: int, new_id: int) -> Compari
     old, new = get_version(session, actor, old_id), get_version(session, actor, new_id)
     if old.process_id != new.process_id:
         raise Invalid({"new": "Compare two versions of the same process."})
-    old_spec, new_spec = spec_of(old).spec, spec_of(new).spec
-    diff = SpecDiff(SERIALIZER.registry, old_spec, new_spec)
+    runtime = runtime_of(session)
+    old_spec, new_spec = runtime.spec_of(old).spec, runtime.spec_of(new).spec
+    diff = SpecDiff(runtime.serializer.registry, old_spec, new_spec)
     changed = []
     for spec, attributes in diff.changed.items():
         change = TaskChange(
@@ -179,7 +224,7 @@ def compare(session: Session, actor: Actor, old_id: int, new_id: int) -> Compari
                 entry = TaskChange(spec.name, spec.bpmn_name or spec.name)
                 changed.append(entry)
             entry.what.append(f"lane {spec.lane!r} → {aligned.lane!r}")
-    old_files, new_files = version_files(old), version_files(new)
+    old_files, new_files = old.files, new.files
     files_changed = sorted(n for n in old_files.keys() | new_files.keys() if old_files.get(n) != new_files.get(n))
     return Comparison(
         old=old,
@@ -214,7 +259,7 @@ def _current_sources(session: Session) -> dict[str, Source]:
     )
     sources: dict[str, Source] = {}
     for version in versions:
-        for name, text in version_files(version).items():
+        for name, text in version.files.items():
             sources[name] = Source(name, name, text)
     return sources
 
@@ -243,13 +288,13 @@ def validate_upload(session: Session, source: Source) -> list[LoadedProcess]:
     sources[source.name] = source
     is_bpmn = source.name.lower().endswith(".bpmn")
     chosen = [s for s in sources.values() if s.name.lower().endswith(".dmn") or not is_bpmn or s.name == source.name]
-    processes = parse_sources(chosen, operation_names())
+    processes = parse_sources(chosen, runtime_of(session).operation_names)
     return [p for p in processes.values() if source.name in p.files]
 
 
 def deploy(session: Session, actor: Actor, filename: str, data: bytes) -> DeployResult:
     """Deploy one uploaded file: validated like `make validate`; a new version only where content changed."""
-    _must_be_analyst(actor)
+    require(actor, Permission.DEPLOY)
     source = check_upload(filename, data)
     try:
         processes = validate_upload(session, source)
@@ -258,20 +303,15 @@ def deploy(session: Session, actor: Actor, filename: str, data: bytes) -> Deploy
     if not processes:
         raise Invalid({"file": f"{source.name} is used by no process: deploy the BPMN file that uses it first."})
     deployments = []
+    runtime = runtime_of(session)
     for loaded in processes:
-        existing = session.scalar(
-            select(ProcessVersion.id).where(
-                ProcessVersion.process_id == loaded.process_id, ProcessVersion.content_hash == loaded.content_hash
-            )
-        )
-        version = store_version(session, loaded, spec_json_of(loaded), actor.username)
-        outcome = "unchanged" if existing else "new_version"
+        version, outcome = store_version(session, runtime, loaded, actor.username)
         deployment = Deployment(
             filename=source.name, deployed_by=actor.username, process_version_id=version.id, outcome=outcome
         )
         session.add(deployment)
         session.flush()
         deployments.append(deployment)
-    verbs = {"new_version": "is now version", "unchanged": "already is version"}
+    verbs = {DeploymentOutcome.NEW_VERSION: "is now version", DeploymentOutcome.UNCHANGED: "already is version"}
     parts = [f"{d.version.name} {verbs[d.outcome]} {d.version.version}" for d in deployments]
     return DeployResult(deployments, "Deployed: " + "; ".join(parts) + ".")

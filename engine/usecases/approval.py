@@ -5,20 +5,15 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session, load_only
 
-from .accounts import Actor
-from .errors import Conflict, Forbidden, NotFound
-from .forms import FormDef, describe_form, with_aliases
-from .models import CancellationRequest, ProcessInstance, ProcessVersion, User, UserTask
-from .runtime import spec_of
-from .services import (
-    APPROVAL_SCREEN,
-    Outcome,
-    check_role,
-    check_separation_of_duties,
-    continue_task,
-    get_invoice,
-)
-from .tasks import first_user_task
+from engine.accounts.users import Actor
+from engine.errors import Conflict, Forbidden, NotFound
+from engine.instances import lifecycle
+from engine.models import CancellationRequest, Invoice, ProcessInstance, ProcessVersion, User, UserTask
+from engine.vocabulary import RequestStatus, Screen, UserTaskState
+from engine.workflow.forms import FormDef, with_aliases
+from engine.workflow.runtime import runtime_of
+
+from .steps import Outcome, StepInput, check_role, check_separation_of_duties, continue_task
 
 
 def get_request(session: Session, actor: Actor, request_id: int) -> CancellationRequest:
@@ -37,27 +32,28 @@ def _decided_message(request: CancellationRequest) -> str:
 
 def review_form(session: Session, actor: Actor, request: CancellationRequest) -> tuple[FormDef | None, str]:
     """The Financial Approval form the actor may fill in for this request now, or why they may not."""
-    if request.status != "requested":
+    if request.status != RequestStatus.REQUESTED:
         return None, _decided_message(request)
-    row = _approval_row(session, request)
+    row = current_step(session, request)
     if row is None:
         return None, "This request waits for no decision right now."
     instance = session.get(ProcessInstance, request.instance_id)
-    spec = spec_of(instance.version).spec.task_specs[row.element_id]
+    loaded = runtime_of(session).spec_of(instance.version)
     try:
-        check_role(actor, spec)
+        check_role(actor, loaded.task_spec(row.element_id))
         check_separation_of_duties(session, actor, instance)
     except Forbidden as exc:
         return None, exc.message
-    return describe_form(spec), ""
+    return loaded.form(row.element_id), ""
 
 
-def _approval_row(session: Session, request: CancellationRequest) -> UserTask | None:
+def current_step(session: Session, request: CancellationRequest) -> UserTask | None:
+    """The Financial Approval step the request waits on, if any."""
     return session.scalar(
         select(UserTask).where(
             UserTask.instance_id == request.instance_id,
-            UserTask.state == "ready",
-            UserTask.screen == APPROVAL_SCREEN,
+            UserTask.state == UserTaskState.READY,
+            UserTask.screen == Screen.FINANCIAL_APPROVAL,
         )
     )
 
@@ -69,18 +65,20 @@ def decide(session: Session, actor: Actor, request_id: int, submitted: dict, ste
     decision meant for the first approval never lands on the second.
     """
     request = get_request(session, actor, request_id)
-    invoice = get_invoice(session, actor, request.invoice.number, lock=True)
+    invoice = lifecycle.lock_invoice(session, Invoice.id == request.invoice_id)
     session.refresh(request)
-    if request.status != "requested":
+    if request.status != RequestStatus.REQUESTED:
         raise Conflict(_decided_message(request))
-    row = _approval_row(session, request)
+    row = current_step(session, request)
     if row is None:
         raise Conflict("This request waits for no decision right now.")
     if step_id is not None and row.id != step_id:
         raise Conflict(_step_taken_message(session, step_id, row))
     instance = session.get(ProcessInstance, request.instance_id)
-    values = with_aliases(describe_form(spec_of(instance.version).spec.task_specs[row.element_id]), submitted)
-    return continue_task(session, actor, invoice, instance, row.element_id, values, APPROVAL_SCREEN, request)
+    values = with_aliases(runtime_of(session).spec_of(instance.version).form(row.element_id), submitted)
+    ctx = lifecycle.context_for(session, actor.user_id, invoice, instance)
+    ctx.known_request = request
+    return continue_task(ctx, actor, StepInput(row.element_id, values, Screen.FINANCIAL_APPROVAL))
 
 
 def _step_taken_message(session: Session, step_id: int, now_waiting: UserTask) -> str:
@@ -91,15 +89,11 @@ def _step_taken_message(session: Session, step_id: int, now_waiting: UserTask) -
     return f"{step} was just decided{by}; the request now waits for {now_waiting.name}. Reload and review again."
 
 
-def current_step(session: Session, request: CancellationRequest) -> UserTask | None:
-    """The Financial Approval step the request waits on, if any."""
-    return _approval_row(session, request)
-
-
 def reason_names(session: Session, requests: list[CancellationRequest]) -> dict[int, str]:
     """The Reason of each request as its diagram's form names it (e.g. `duplicate` -> Duplicate invoice)."""
     if not requests:
         return {}
+    runtime = runtime_of(session)
     version_of = dict(
         session.execute(
             select(ProcessInstance.id, ProcessInstance.process_version_id).where(
@@ -107,15 +101,15 @@ def reason_names(session: Session, requests: list[CancellationRequest]) -> dict[
             )
         ).all()
     )
-    versions = {
-        v.id: v
-        for v in session.scalars(
-            select(ProcessVersion)
-            .options(load_only(ProcessVersion.id, ProcessVersion.process_id, ProcessVersion.content_hash))
-            .where(ProcessVersion.id.in_(set(version_of.values())))
-        )
-    }
-    fields = {vid: describe_form(first_user_task(spec_of(v))).get("reason") for vid, v in versions.items()}
+    versions = session.scalars(
+        select(ProcessVersion)
+        .options(load_only(ProcessVersion.id, ProcessVersion.process_id, ProcessVersion.content_hash))
+        .where(ProcessVersion.id.in_(set(version_of.values())))
+    )
+    fields = {}
+    for version in versions:
+        loaded = runtime.spec_of(version)
+        fields[version.id] = loaded.form(runtime.first_user_task(loaded).name).get("reason")
     names = {}
     for request in requests:
         field = fields.get(version_of.get(request.instance_id))
@@ -126,8 +120,8 @@ def reason_names(session: Session, requests: list[CancellationRequest]) -> dict[
 def decision_form(session: Session, actor: Actor, request_id: int) -> tuple[FormDef, UserTask]:
     """The form of the step the request waits on, and that step (Conflict when it waits on none)."""
     request = get_request(session, actor, request_id)
-    step = _approval_row(session, request)
+    step = current_step(session, request)
     if step is None:
         raise Conflict(f"This request waits for no decision: it is {request.status.capitalize()}.")
     version = session.get(ProcessInstance, step.instance_id).version
-    return describe_form(spec_of(version).spec.task_specs[step.element_id]), step
+    return runtime_of(session).spec_of(version).form(step.element_id), step

@@ -1,11 +1,14 @@
-"""Load and validate processes/, parse them with CamundaParser, store each version once by content hash."""
+"""Read and validate the files of processes/ (or an upload), and parse them with CamundaParser.
+
+Parsing and validation only: storing versions and recording deployments is usecases.deployments's job.
+"""
 
 from __future__ import annotations
 
 import ast
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxml import etree
@@ -14,18 +17,17 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
 from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
 from SpiffWorkflow.camunda.parser import CamundaParser
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+
+from engine.accounts.roles import lane_roles
+from engine.errors import ProcessDefinitionError, ProcessesInvalid
+from engine.vocabulary import Screen
 
 from . import checks
-from .errors import ProcessDefinitionError, ProcessesInvalid
-from .forms import SUPPORTED_CONSTRAINTS, SUPPORTED_TYPES
-from .models import ProcessVersion
-from .roles import lane_roles
+from .checks import BPMN
+from .forms import SUPPORTED_CONSTRAINTS, SUPPORTED_TYPES, FormDef, describe_form
 from .scripting import HELPERS, ScriptRefused, compile_expression, compile_script
 
-PROCESSES_DIR = Path(__file__).resolve().parent.parent / "processes"
+PROCESSES_DIR = Path(__file__).resolve().parents[2] / "processes"
 
 _VALIDATOR: BpmnValidator | None = None
 
@@ -39,12 +41,28 @@ def validator() -> BpmnValidator:
 
 @dataclass(eq=False)
 class LoadedProcess:
+    """A parsed process: its spec and the files it came from (kept by the runtime's cache per version)."""
+
     process_id: str
     name: str
     files: dict[str, str]  # file name -> XML text
     content_hash: str
     spec: object
     subprocess_specs: dict
+    first_task_name: str | None = field(default=None, repr=False)  # filled by the runtime on first use
+    _forms: dict[str, FormDef] = field(default_factory=dict, repr=False)
+
+    def task_spec(self, element_id: str):
+        return self.spec.task_specs[element_id]
+
+    def form(self, element_id: str) -> FormDef:
+        """The form of a user task, read from the spec once."""
+        if element_id not in self._forms:
+            self._forms[element_id] = describe_form(self.spec.task_specs[element_id])
+        return self._forms[element_id]
+
+    def user_task_specs(self) -> list:
+        return [s for s in self.spec.task_specs.values() if getattr(s, "manual", False)]
 
 
 def _line_of(tree, element_id: str | None) -> int | None:
@@ -87,7 +105,7 @@ def _kind(root) -> str | None:
     qname = etree.QName(root)
     if qname.localname != "definitions":
         return None
-    if qname.namespace == _BPMN_NS:
+    if qname.namespace == BPMN:
         return "bpmn"
     if qname.namespace and qname.namespace.startswith(_DMN_NAMESPACES):
         return "dmn"
@@ -192,7 +210,7 @@ def _parse_bpmn(source: Source, root, dmns, operations: set[str]) -> list[Loaded
 
 def _check_xml(tree, label: str, process_id: str, decisions: dict) -> list[Source]:
     """Reachability, gateway conditions, and the DMN tables the process uses; returns those DMN sources."""
-    process = tree.xpath("//bpmn:process[@id=$id]", id=process_id, namespaces={"bpmn": _BPMN_NS})[0]
+    process = tree.xpath("//bpmn:process[@id=$id]", id=process_id, namespaces=checks.NS)[0]
     problems = checks.unreachable(process) + checks.gateway_conditions(process)
     used: list[Source] = []
     outputs = {d: io[1] for d, (_src, io) in decisions.items()}
@@ -220,7 +238,7 @@ def parse_files(files: dict[str, str], operations: set[str]) -> dict[str, Loaded
 
 
 def _check_process(tree, label: str, process_id: str, spec, operations: set[str]) -> None:
-    process = tree.xpath("//bpmn:process[@id=$id]", id=process_id, namespaces={"bpmn": _BPMN_NS})
+    process = tree.xpath("//bpmn:process[@id=$id]", id=process_id, namespaces=checks.NS)
     if process and process[0].get("isExecutable") != "true":
         raise ProcessDefinitionError(label, process[0].sourceline, process_id, "the process must be marked executable")
     for task_spec in spec.task_specs.values():
@@ -230,23 +248,9 @@ def _check_process(tree, label: str, process_id: str, spec, operations: set[str]
             raise ProcessDefinitionError(label, _line_of(tree, task_spec.name), task_spec.name, str(exc)) from None
 
 
-_BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-
-
 def _check_task(task_spec, operations: set[str]) -> None:
     if getattr(task_spec, "manual", False):
-        lane_roles(task_spec.lane)
-        form = getattr(task_spec, "form", None)
-        if form is None:
-            raise ValueError("the user task has no form: add camunda:formData with its fields")
-        for field in form.fields:
-            if field.type not in SUPPORTED_TYPES:
-                raise ValueError(f"form field '{field.id}' has type '{field.type}'; use one of {SUPPORTED_TYPES}")
-            for rule in field.validation:
-                if rule.name not in SUPPORTED_CONSTRAINTS:
-                    raise ValueError(f"form field '{field.id}' has an unknown constraint '{rule.name}'")
-                if rule.name == "required_if":
-                    _compile(compile_expression, rule.config, f"required_if of '{field.id}'")
+        _check_user_task(task_spec)
     if isinstance(task_spec, ScriptTask):
         _compile(compile_script, task_spec.script, "the script")
         _check_calls(task_spec.script, operations)
@@ -258,6 +262,24 @@ def _check_task(task_spec, operations: set[str]) -> None:
                     getattr(condition, "args", [condition])[0],
                     f"the condition towards '{target}'",
                 )
+
+
+def _check_user_task(task_spec) -> None:
+    lane_roles(task_spec.lane)
+    screen = screen_of(task_spec)
+    if screen not in set(Screen):
+        raise ValueError(f"the task's screen property is '{screen}'; use one of {', '.join(Screen)}")
+    form = getattr(task_spec, "form", None)
+    if form is None:
+        raise ValueError("the user task has no form: add camunda:formData with its fields")
+    for form_field in form.fields:
+        if form_field.type not in SUPPORTED_TYPES:
+            raise ValueError(f"form field '{form_field.id}' has type '{form_field.type}'; use one of {SUPPORTED_TYPES}")
+        for rule in form_field.validation:
+            if rule.name not in SUPPORTED_CONSTRAINTS:
+                raise ValueError(f"form field '{form_field.id}' has an unknown constraint '{rule.name}'")
+            if rule.name == "required_if":
+                _compile(compile_expression, rule.config, f"required_if of '{form_field.id}'")
 
 
 def _compile(compiler, source: str, what: str) -> None:
@@ -274,6 +296,11 @@ def _check_calls(script: str, operations: set[str]) -> None:
             raise ValueError(f"the script calls '{node.func.id}', which is not an operation of the engine")
 
 
+def screen_of(task_spec) -> Screen | str:
+    """Where a user task is done: the diagram's `screen` property, else the invoice screen."""
+    return (getattr(task_spec, "extensions", None) or {}).get("screen", Screen.INVOICE)
+
+
 def read_directory(directory: Path) -> list[Source]:
     paths = sorted([*directory.glob("*.bpmn"), *directory.glob("*.dmn")])
     return [Source(p.name, str(p), p.read_text(encoding="utf-8")) for p in paths]
@@ -282,37 +309,3 @@ def read_directory(directory: Path) -> list[Source]:
 def load_directory(directory: Path, operations: set[str]) -> dict[str, LoadedProcess]:
     """Every process of the folder's .bpmn files with the .dmn files they use; ProcessesInvalid lists problems."""
     return parse_sources(read_directory(directory), operations)
-
-
-def store_version(session: Session, loaded: LoadedProcess, spec_json: str, deployed_by: str) -> ProcessVersion:
-    """Store a process version once per content hash; safe when two workers start together."""
-    query = select(ProcessVersion).where(
-        ProcessVersion.process_id == loaded.process_id, ProcessVersion.content_hash == loaded.content_hash
-    )
-    existing = session.scalar(query)
-    if existing is not None:
-        return existing
-    latest = session.scalar(
-        select(func.max(ProcessVersion.version)).where(ProcessVersion.process_id == loaded.process_id)
-    )
-    version = ProcessVersion(
-        process_id=loaded.process_id,
-        name=loaded.name,
-        version=(latest or 0) + 1,
-        content_hash=loaded.content_hash,
-        source_files=json.dumps(loaded.files),
-        spec_json=spec_json,
-        deployed_by=deployed_by,
-    )
-    try:
-        with session.begin_nested():
-            session.add(version)
-    except IntegrityError:
-        return session.scalars(query).one()
-    return version
-
-
-def latest_version(session: Session, process_id: str) -> ProcessVersion | None:
-    return session.scalar(
-        select(ProcessVersion).where(ProcessVersion.process_id == process_id).order_by(ProcessVersion.version.desc())
-    )

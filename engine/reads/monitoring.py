@@ -14,19 +14,17 @@ from datetime import date, datetime
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased
 
-from .accounts import Actor
-from .errors import Forbidden, Invalid
-from .models import Invoice, ProcessInstance, ProcessVersion, User, utcnow
-from .queries import MAX_PER_PAGE, day_bounds_utc
-from .roles import ROLES
+from engine.accounts.permissions import Permission, require
+from engine.accounts.roles import role_names
+from engine.accounts.users import Actor
+from engine.errors import Invalid
+from engine.models import Invoice, ProcessInstance, ProcessVersion, User, utcnow
+from engine.vocabulary import InstanceStatus
 
-STATUSES = ("running", "completed", "terminated", "incident")
-STATUS_LABELS = {
-    "running": "Running",
-    "completed": "Completed",
-    "terminated": "Terminated",
-    "incident": "Incident",
-}
+from .queries import MAX_PER_PAGE, Page, day_bounds_utc
+
+STATUSES = (InstanceStatus.RUNNING, InstanceStatus.COMPLETED, InstanceStatus.TERMINATED, InstanceStatus.INCIDENT)
+STATUS_LABELS = {status: status.label for status in STATUSES}
 
 
 @dataclass(frozen=True)
@@ -75,13 +73,12 @@ class InstanceRow:
         """E.g. "Review request — Approver, Clinic administrator"."""
         if not self.waiting_task:
             return ""
-        roles = ", ".join(ROLES.get(r, r) for r in (self.waiting_roles or "").split(",") if r)
+        roles = role_names(self.waiting_roles or "")
         return f"{self.waiting_task} — {roles}" if roles else self.waiting_task
 
 
 def _require_admin(actor: Actor) -> None:
-    if "admin" not in actor.roles:
-        raise Forbidden("Only a clinic administrator may monitor process instances.")
+    require(actor, Permission.MONITOR_INSTANCES)
 
 
 def _conditions(actor: Actor, filters: InstanceFilters) -> list:
@@ -150,21 +147,9 @@ def _ordered(query: Select) -> Select:
     )
 
 
-@dataclass(frozen=True)
-class InstancePage:
-    items: list[InstanceRow]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-
 def list_instances(
     session: Session, actor: Actor, filters: InstanceFilters, page: int = 1, per_page: int = 25
-) -> InstancePage:
+) -> Page[InstanceRow]:
     """A page in display order: those waiting, longest first, then the others, newest first.
 
     The two groups are read separately, each along an index, and only the page's rows are joined.
@@ -199,7 +184,7 @@ def list_instances(
         if ids
         else {}
     )
-    return InstancePage([InstanceRow(*rows[i]) for i in ids if i in rows], total, page, per_page)
+    return Page([InstanceRow(*rows[i]) for i in ids if i in rows], total, page, per_page)
 
 
 @dataclass(frozen=True)
@@ -227,7 +212,7 @@ def overview(session: Session, actor: Actor) -> Overview:
     counts = {status: 0 for status in STATUSES} | dict(rows)
     oldest = session.scalar(
         select(func.min(ProcessInstance.waiting_since)).where(
-            ProcessInstance.clinic_id == actor.clinic_id, ProcessInstance.status == "running"
+            ProcessInstance.clinic_id == actor.clinic_id, ProcessInstance.status == InstanceStatus.RUNNING
         )
     )
     return Overview(counts, oldest)

@@ -9,15 +9,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .accounts import Actor, actor_for, authenticate
-from .errors import DomainError
-from .models import ApiToken, utcnow
+from engine.errors import Unauthenticated
+from engine.models import ApiToken, utcnow
+
+from .users import Actor, actor_for, authenticate
 
 TOKEN_LIFETIME = timedelta(hours=12)
-
-
-class Unauthenticated(DomainError):
-    code = "unauthenticated"
 
 
 def _digest(token: str) -> str:

@@ -1,0 +1,65 @@
+"""Who may do what, in one table: every page, API call and use case asks here.
+
+Clinic roles act in their own clinic only (the use cases look rows up by the actor's clinic); the analyst
+role is installation-wide and sees processes, never invoices.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from engine.errors import Forbidden
+
+from .roles import Role
+from .users import Actor
+
+
+class Permission(StrEnum):
+    WORK_ON_INVOICES = "work_on_invoices"
+    DECIDE = "decide"
+    MONITOR_INSTANCES = "monitor_instances"
+    RETRY = "retry"
+    TERMINATE = "terminate"
+    MIGRATE = "migrate"
+    VIEW_PROCESSES = "view_processes"
+    DEPLOY = "deploy"
+
+
+APPROVER_ROLES = frozenset({Role.APPROVER, Role.ADMIN})
+
+# permission -> (roles that grant it, what a refused person reads)
+RULES: dict[Permission, tuple[frozenset[Role], str]] = {
+    Permission.WORK_ON_INVOICES: (
+        frozenset({Role.BILLING_STAFF, Role.APPROVER, Role.ADMIN}),
+        "Invoices are for the clinic's staff: analysts work on the processes.",
+    ),
+    Permission.DECIDE: (APPROVER_ROLES, "Financial Approval is for approvers and clinic administrators."),
+    Permission.MONITOR_INSTANCES: (
+        frozenset({Role.ADMIN}),
+        "Only a clinic administrator may monitor process instances.",
+    ),
+    Permission.RETRY: (frozenset({Role.ADMIN}), "Only a clinic administrator may do this."),
+    Permission.TERMINATE: (frozenset({Role.ADMIN}), "Only a clinic administrator may do this."),
+    Permission.MIGRATE: (
+        frozenset({Role.ADMIN, Role.ANALYST}),
+        "Only a clinic administrator (own clinic) or a business analyst may migrate instances.",
+    ),
+    Permission.VIEW_PROCESSES: (
+        frozenset({Role.ADMIN, Role.ANALYST}),
+        "Only business analysts and clinic administrators may see the processes.",
+    ),
+    Permission.DEPLOY: (frozenset({Role.ANALYST}), "Only a business analyst may deploy a process."),
+}
+
+
+def may(actor: Actor, permission: Permission) -> bool:
+    roles, _message = RULES[permission]
+    if permission is Permission.WORK_ON_INVOICES and actor.clinic_id is None:
+        return False
+    return actor.has_any(roles)
+
+
+def require(actor: Actor, permission: Permission) -> None:
+    """Forbidden, with what the refused person reads, unless the actor holds the permission."""
+    if not may(actor, permission):
+        raise Forbidden(RULES[permission][1])

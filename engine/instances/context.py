@@ -1,0 +1,52 @@
+"""The context of one user action on one instance: what the lifecycle, the task rows and the operations share."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.models import AuditEvent, CancellationRequest, Invoice, ProcessInstance, utcnow
+from engine.vocabulary import AuditAction
+from engine.workflow.runtime import WorkflowRuntime
+
+
+@dataclass
+class ActionContext:
+    """Who acts on which invoice and instance, in which unit of work, at what time (one `now` per action)."""
+
+    session: Session
+    runtime: WorkflowRuntime
+    actor_id: int
+    invoice: Invoice
+    instance: ProcessInstance
+    now: datetime = field(default_factory=utcnow)
+    known_request: CancellationRequest | None = None
+
+    def audit(self, action: AuditAction, **details) -> None:
+        self.session.add(
+            AuditEvent(
+                clinic_id=self.invoice.clinic_id,
+                invoice_id=self.invoice.id,
+                instance_id=self.instance.id,
+                actor_id=self.actor_id,
+                action=action,
+                at=self.now,
+                details=json.dumps(details, default=str),
+            )
+        )
+
+    def script_values(self, task_name: str, values: dict) -> None:
+        """A script task set these variables: kept in the history."""
+        self.audit(AuditAction.SCRIPT_VALUES, task=task_name, values=[[k, str(v)] for k, v in sorted(values.items())])
+
+    def request(self) -> CancellationRequest | None:
+        """The instance's cancellation request, read once per action."""
+        if self.known_request is None:
+            self.known_request = self.session.scalar(
+                select(CancellationRequest).where(CancellationRequest.instance_id == self.instance.id)
+            )
+        return self.known_request

@@ -1,0 +1,193 @@
+"""Every transition of a process instance, and the invoice row lock that orders them: the one home.
+
+start -> complete_step (advance; a failing step records an incident) -> retry | terminate | move to a
+version. Each transition sets the instance's status, completion time, incident fields, stored state and
+`updated_at`, and brings its task rows in line, here and nowhere else. Timers, escalation and undo will be
+transitions here too.
+"""
+
+from __future__ import annotations
+
+from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from engine.errors import Conflict
+from engine.models import Invoice, ProcessInstance, ProcessVersion, UserTask
+from engine.vocabulary import AuditAction, InstanceStatus
+from engine.workflow.forms import FormDef
+from engine.workflow.parsing import LoadedProcess
+from engine.workflow.runtime import runtime_of
+
+from .context import ActionContext
+from .task_rows import record_done, sync_ready_rows
+
+# ---- the lock ------------------------------------------------------------------------------------------------
+
+
+def lock_invoice(session: Session, *conditions) -> Invoice | None:
+    """The invoice, locked for this unit of work: every change to its cancellation takes this lock first.
+
+    PostgreSQL locks the row (FOR UPDATE); SQLite's BEGIN IMMEDIATE already holds the database's write lock.
+    """
+    return session.scalar(select(Invoice).where(*conditions).with_for_update(of=Invoice))
+
+
+def lock_instance(session: Session, instance: ProcessInstance) -> Invoice:
+    """Lock the instance's invoice, then read the instance again: it may have moved on meanwhile."""
+    invoice = lock_invoice(session, Invoice.id == instance.invoice_id)
+    session.refresh(instance)
+    return invoice
+
+
+def context_for(session: Session, actor_id: int, invoice: Invoice, instance: ProcessInstance) -> ActionContext:
+    return ActionContext(session, runtime_of(session), actor_id, invoice, instance)
+
+
+def load(ctx: ActionContext, version: ProcessVersion | None = None) -> BpmnWorkflow:
+    """The instance's workflow; its scripts act for this action."""
+    version = version or ctx.instance.version
+    return ctx.runtime.load_workflow(ctx.instance.state_json, version.spec_json, ctx)
+
+
+# ---- transitions ---------------------------------------------------------------------------------------------
+
+
+def start(
+    session: Session, actor_id: int, invoice: Invoice, version: ProcessVersion, loaded: LoadedProcess, seed: dict
+) -> tuple[ActionContext, BpmnWorkflow]:
+    """A new running instance of `version` for the (locked) invoice, run up to its first user task."""
+    instance = ProcessInstance(
+        clinic_id=invoice.clinic_id,
+        invoice_id=invoice.id,
+        process_version_id=version.id,
+        business_key=f"{invoice.clinic_id}:{invoice.number}",
+        status=InstanceStatus.RUNNING,
+        state_json="{}",
+        started_by_id=actor_id,
+    )
+    session.add(instance)
+    try:
+        session.flush()  # the database allows one active instance per invoice: a simultaneous start fails here
+    except IntegrityError:
+        raise Conflict(f"Invoice {invoice.number} already has a cancellation in progress.") from None
+    ctx = context_for(session, actor_id, invoice, instance)
+    workflow = ctx.runtime.new_workflow(loaded, seed, ctx)
+    workflow.do_engine_steps()
+    return ctx, workflow
+
+
+def complete_step(
+    ctx: ActionContext,
+    workflow: BpmnWorkflow,
+    task,
+    form: FormDef,
+    values: dict,
+    row: UserTask | None,
+    ready: list[UserTask] | None,
+) -> bool:
+    """The actor completed a user task with validated values; the workflow goes on to its next wait.
+
+    A step that fails after it keeps the user's SAVE and records an incident: returns False then.
+    """
+    task.set_data(**values)
+    task.run()
+    shown = [[f.label, f.option_name(values.get(f.id))] for f in form.fields]
+    ctx.audit(AuditAction.TASK_COMPLETED, task=form.title, element_id=form.task_id, values=shown)
+    done = record_done(ctx, task, values, row)
+    went_through = _advance(ctx, workflow)
+    _save(ctx, workflow, ready, done)
+    return went_through
+
+
+def retry(ctx: ActionContext) -> bool:
+    """Run the failed element again. True when it went through; False keeps the incident with the new error."""
+    workflow = load(ctx)
+    previous = ctx.instance.incident_element
+    try:
+        for task in workflow.get_tasks(state=TaskState.ERROR):
+            task.run()
+    except WorkflowException as exc:
+        went_through = _record_incident(ctx, exc)
+    else:
+        went_through = _advance(ctx, workflow)
+    _save(ctx, workflow)
+    if went_through:
+        ctx.audit(AuditAction.INSTANCE_RETRIED, element=previous)
+    else:
+        # Steps that went through before the failure stay done, in the state and in their effects alike.
+        element, message = ctx.instance.incident_element, ctx.instance.incident_message
+        ctx.audit(AuditAction.INSTANCE_RETRY_FAILED, element=element, message=message)
+    return went_through
+
+
+def terminate(ctx: ActionContext, reason: str) -> None:
+    """End the instance: its ready tasks leave every queue."""
+    workflow = load(ctx)
+    workflow.cancel()
+    _set_status(ctx, InstanceStatus.TERMINATED)
+    _save(ctx, workflow)
+    ctx.audit(AuditAction.INSTANCE_TERMINATED, reason=reason)
+
+
+def move(ctx: ActionContext, new: ProcessVersion, detail: str) -> None:
+    """Move the instance to a newer version; a running one goes on there at once (an incident waits for retry).
+
+    Tasks line up by element id. A step that fails on the new version raises: the caller's unit of work rolls
+    the move back.
+    """
+    old = ctx.instance.version
+    workflow = load(ctx)
+    target = ctx.runtime.spec_of(new)
+    diff, _ = diff_workflow(ctx.runtime.serializer.registry, workflow, target.spec, target.subprocess_specs)
+    migrate_workflow(diff, workflow, target.spec, reset_mask=TaskState.READY | TaskState.WAITING | TaskState.ERROR)
+    if ctx.instance.status == InstanceStatus.RUNNING:
+        workflow.do_engine_steps()
+    ctx.instance.process_version_id = new.id
+    ctx.instance.version = new
+    _save(ctx, workflow)
+    ctx.audit(AuditAction.INSTANCE_MIGRATED, from_version=old.version, to_version=new.version, detail=detail)
+
+
+# ---- the parts every transition shares -----------------------------------------------------------------------
+
+
+def _advance(ctx: ActionContext, workflow: BpmnWorkflow) -> bool:
+    """Run the engine to the next wait. A failing step becomes an incident (False); else running or completed."""
+    try:
+        workflow.do_engine_steps()
+    except WorkflowException as exc:
+        return _record_incident(ctx, exc)
+    _set_status(ctx, InstanceStatus.COMPLETED if workflow.is_completed() else InstanceStatus.RUNNING)
+    return True
+
+
+def _record_incident(ctx: ActionContext, exc: WorkflowException) -> bool:
+    instance = ctx.instance
+    instance.status = InstanceStatus.INCIDENT
+    instance.incident_element = getattr(getattr(exc, "task_spec", None), "name", instance.incident_element)
+    instance.incident_message = str(exc)
+    instance.incident_at = ctx.now
+    return False
+
+
+def _set_status(ctx: ActionContext, status: InstanceStatus) -> None:
+    instance = ctx.instance
+    instance.status = status
+    ended = status in (InstanceStatus.COMPLETED, InstanceStatus.TERMINATED)
+    instance.completed_at = ctx.now if ended else None
+    if status != InstanceStatus.TERMINATED:  # a terminated instance keeps what had stopped it
+        instance.incident_element = instance.incident_message = instance.incident_at = None
+
+
+def _save(
+    ctx: ActionContext, workflow: BpmnWorkflow, ready: list[UserTask] | None = None, done: UserTask | None = None
+) -> None:
+    """Every transition ends here: the stored state, the time, and the task rows."""
+    ctx.instance.state_json = ctx.runtime.dump_workflow(workflow)
+    ctx.instance.updated_at = ctx.now
+    sync_ready_rows(ctx, workflow, ready, done)

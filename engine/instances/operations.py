@@ -1,0 +1,74 @@
+"""Domain effects the diagrams call by name from script tasks (e.g. `cancel_invoice(remarks=cancel_remarks)`).
+
+Each runs inside the user action's transaction, with the action's context (session, actor, invoice, instance).
+`OPERATIONS` is the product's set; `build_runtime` makes the runtime an app or the CLI starts with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from engine.models import CancellationRequest
+from engine.vocabulary import AuditAction, InvoiceStatus, RequestStatus
+from engine.workflow.runtime import Operation, WorkflowRuntime
+
+from .context import ActionContext
+
+
+def submit_request(ctx: ActionContext, reason: str, remarks: str) -> None:
+    """Open the invoice's cancellation request: its approval status becomes Requested."""
+    ctx.known_request = CancellationRequest(
+        clinic_id=ctx.invoice.clinic_id,
+        invoice_id=ctx.invoice.id,
+        instance_id=ctx.instance.id,
+        reason=reason,
+        remarks=remarks,
+        status=RequestStatus.REQUESTED,
+        requested_by_id=ctx.actor_id,
+        requested_at=ctx.now,
+    )
+    ctx.session.add(ctx.known_request)
+    ctx.invoice.approval_status = RequestStatus.REQUESTED
+    ctx.audit(AuditAction.APPROVAL_STATUS, status=RequestStatus.REQUESTED)
+
+
+DECISIONS = {"approve": RequestStatus.APPROVED, "reject": RequestStatus.REJECTED}
+
+
+def record_decision(ctx: ActionContext, decision: str, remarks: str | None = None) -> None:
+    """Approve or reject the open request."""
+    if decision not in DECISIONS:
+        raise ValueError(f"record_decision expects 'approve' or 'reject', not {decision!r}")
+    request = ctx.request()
+    if request is None:
+        raise ValueError("record_decision: this instance has no cancellation request")
+    request.status = DECISIONS[decision]
+    request.decided_by_id = ctx.actor_id
+    request.decided_at = ctx.now
+    request.decision_remarks = remarks or None
+    ctx.invoice.approval_status = request.status
+    ctx.audit(AuditAction.APPROVAL_STATUS, status=request.status)
+
+
+def cancel_invoice(ctx: ActionContext, remarks: str | None = None) -> None:
+    """Mark the invoice Cancelled; an approved request is then completed."""
+    if ctx.invoice.status == InvoiceStatus.CANCELLED:
+        raise ValueError("the invoice is already cancelled")
+    ctx.invoice.status = InvoiceStatus.CANCELLED
+    ctx.invoice.cancelled_at = ctx.now
+    ctx.invoice.cancelled_by_id = ctx.actor_id
+    request = ctx.request()
+    if request is not None:
+        request.status = RequestStatus.COMPLETED
+    ctx.audit(AuditAction.INVOICE_STATUS, status=InvoiceStatus.CANCELLED)
+
+
+OPERATIONS: Mapping[str, Operation] = MappingProxyType(
+    {"submit_request": submit_request, "record_decision": record_decision, "cancel_invoice": cancel_invoice}
+)
+
+
+def build_runtime(extra: Mapping[str, Operation] | None = None) -> WorkflowRuntime:
+    """The runtime with the product's operations (and, for tests or integrations, `extra` ones)."""
+    return WorkflowRuntime({**OPERATIONS, **(extra or {})})

@@ -1,0 +1,85 @@
+"""The user_tasks table mirrors an instance's ready and done user tasks, so queues and lists are plain SQL.
+
+Only the lifecycle module calls these, at the end of each transition of an instance.
+"""
+
+from __future__ import annotations
+
+import json
+
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from sqlalchemy import select
+
+from engine.accounts.roles import lane_roles
+from engine.models import ProcessInstance, UserTask
+from engine.vocabulary import InstanceStatus, UserTaskState
+from engine.workflow.parsing import screen_of
+from engine.workflow.runtime import ready_user_tasks
+
+from .context import ActionContext
+
+
+def record_done(ctx: ActionContext, task, values: dict, row: UserTask | None) -> UserTask:
+    """The row of the task the actor just completed (a new row when the task was never ready in the table)."""
+    if row is None:
+        row = _row_for(ctx, task)
+        ctx.session.add(row)
+    row.state = UserTaskState.COMPLETED
+    row.completed_at = ctx.now
+    row.completed_by_id = ctx.actor_id
+    row.form_data = json.dumps(values, default=str)
+    return row
+
+
+def sync_ready_rows(
+    ctx: ActionContext, workflow: BpmnWorkflow, rows: list[UserTask] | None = None, done: UserTask | None = None
+) -> None:
+    """Rows for newly ready user tasks; rows whose task is no longer ready are cancelled.
+
+    `rows`: the instance's ready rows as the caller read them before the action (saves a query), or None.
+    """
+    ready_ids = {str(t.id): t for t in ready_user_tasks(workflow)}
+    if rows is None:
+        ctx.session.flush()
+        query = select(UserTask).where(UserTask.instance_id == ctx.instance.id, UserTask.state == UserTaskState.READY)
+        rows = list(ctx.session.scalars(query))
+    rows = [r for r in rows if r is not done]
+    for row in rows:
+        if row.task_id not in ready_ids:
+            row.state = UserTaskState.CANCELLED
+    known = {r.task_id for r in rows} | ({done.task_id} if done is not None else set())
+    waiting = [r for r in rows if r.state == UserTaskState.READY]
+    for task_id, task in ready_ids.items():
+        if task_id not in known:
+            waiting.append(_row_for(ctx, task))
+            ctx.session.add(waiting[-1])
+    _set_waiting(ctx.instance, waiting)
+
+
+def _set_waiting(instance: ProcessInstance, ready_rows: list[UserTask]) -> None:
+    """Copy what the instance waits for onto it, so the monitoring lists are plain indexed SQL."""
+    ready_rows = sorted(ready_rows, key=lambda r: r.created_at)
+    if not ready_rows or instance.status != InstanceStatus.RUNNING:
+        instance.waiting_element = instance.waiting_task = instance.waiting_roles = instance.waiting_since = None
+        return
+    instance.waiting_element = ready_rows[0].element_id
+    instance.waiting_task = "; ".join(r.name for r in ready_rows)
+    instance.waiting_roles = ",".join(dict.fromkeys(role for r in ready_rows for role in r.roles.split(",")))
+    instance.waiting_since = ready_rows[0].created_at
+
+
+def _row_for(ctx: ActionContext, task) -> UserTask:
+    spec = task.task_spec
+    return UserTask(
+        instance_id=ctx.instance.id,
+        clinic_id=ctx.instance.clinic_id,
+        invoice_id=ctx.instance.invoice_id,
+        task_id=str(task.id),
+        element_id=spec.name,
+        name=spec.bpmn_name or spec.name,
+        lane=spec.lane,
+        roles=",".join(lane_roles(spec.lane)),
+        screen=screen_of(spec),
+        state=UserTaskState.READY,
+        created_at=ctx.now,
+    )

@@ -1,0 +1,144 @@
+"""What an invoice offers: the process a clinic runs now, the More Action items of an invoice for an actor
+(enabled, or disabled with the reason why), and the forms those items open."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.accounts.roles import lane_roles
+from engine.accounts.users import Actor
+from engine.errors import Conflict, Forbidden, NotFound
+from engine.models import Invoice, ProcessInstance, ProcessVersion, UserTask
+from engine.vocabulary import ACTIVE_INSTANCE_STATUSES, InstanceStatus, InvoiceStatus, Screen, UserTaskState
+from engine.workflow.forms import FormDef
+from engine.workflow.parsing import LoadedProcess, screen_of
+from engine.workflow.runtime import runtime_of
+
+REQUEST_STEP, CANCEL_STEP = "request_cancellation", "cancel_invoice"
+
+
+@dataclass(frozen=True)
+class Action:
+    """A user task the invoice screen offers: enabled, or disabled with the reason why."""
+
+    element_id: str
+    name: str
+    enabled: bool
+    reason: str = ""
+
+
+def latest_version(session: Session, process_id: str) -> ProcessVersion | None:
+    return session.scalar(
+        select(ProcessVersion).where(ProcessVersion.process_id == process_id).order_by(ProcessVersion.version.desc())
+    )
+
+
+def clinic_process(session: Session, actor: Actor) -> tuple[ProcessVersion, LoadedProcess]:
+    """The latest deployed version of the process the actor's clinic runs."""
+    version = latest_version(session, actor.process_id)
+    if version is None:
+        raise Conflict("No cancellation process is deployed: ask an administrator to start the app with processes/.")
+    return version, runtime_of(session).spec_of(version)
+
+
+def get_invoice(session: Session, actor: Actor, number: str) -> Invoice:
+    """The invoice of the actor's clinic; another clinic's invoice is simply not found."""
+    invoice = session.scalar(select(Invoice).where(Invoice.clinic_id == actor.clinic_id, Invoice.number == number))
+    if invoice is None:
+        raise not_found(actor, number)
+    return invoice
+
+
+def not_found(actor: Actor, number: str) -> NotFound:
+    return NotFound(f"Invoice {number} was not found in {actor.clinic_name}: check the number and search again.")
+
+
+def active_instance(session: Session, invoice: Invoice) -> ProcessInstance | None:
+    return session.scalar(
+        select(ProcessInstance).where(
+            ProcessInstance.invoice_id == invoice.id, ProcessInstance.status.in_(ACTIVE_INSTANCE_STATUSES)
+        )
+    )
+
+
+def waiting_words(rows: list[UserTask]) -> str:
+    return "; ".join(f"{r.name} ({r.lane})" for r in rows) or "no one"
+
+
+def invoice_actions(session: Session, actor: Actor, invoice: Invoice) -> list[Action]:
+    """The invoice screen's More Action items for this actor: only tasks whose lane role they hold."""
+    return actions_for_invoices(session, actor, [invoice])[invoice.id]
+
+
+def actions_for_invoices(session: Session, actor: Actor, invoices: list[Invoice]) -> dict[int, list[Action]]:
+    """More Action items for a page of invoices, in three queries whatever the page size."""
+    runtime = runtime_of(session)
+    _version, loaded = clinic_process(session, actor)
+    ids = [i.id for i in invoices]
+    instances = {
+        i.invoice_id: i
+        for i in session.scalars(
+            select(ProcessInstance).where(
+                ProcessInstance.invoice_id.in_(ids), ProcessInstance.status.in_(ACTIVE_INSTANCE_STATUSES)
+            )
+        )
+    }
+    ready: dict[int, list[UserTask]] = {}
+    if instances:
+        query = select(UserTask).where(
+            UserTask.instance_id.in_([i.id for i in instances.values()]), UserTask.state == UserTaskState.READY
+        )
+        for row in session.scalars(query):
+            ready.setdefault(row.invoice_id, []).append(row)
+    actions = {}
+    for invoice in invoices:
+        instance = instances.get(invoice.id)
+        # A running instance keeps the version it started with: its steps decide what is offered.
+        own = runtime.spec_of(instance.version) if instance else loaded
+        start = runtime.first_user_task(own)
+        actions[invoice.id] = _actions(actor, own, start, invoice, instance, ready.get(invoice.id, []))
+    return actions
+
+
+def _actions(actor, loaded: LoadedProcess, start, invoice, instance, ready) -> list[Action]:
+    actions = []
+    for spec in loaded.user_task_specs():
+        if screen_of(spec) != Screen.INVOICE or not actor.has_any(lane_roles(spec.lane)):
+            continue
+        reason = ""
+        if invoice.status == InvoiceStatus.CANCELLED:
+            reason = "The invoice is already cancelled."
+        elif instance is None and spec.name != start.name:
+            reason = f"Available later in the process: submit an {start.bpmn_name or start.name} first."
+        elif instance is not None and instance.status == InstanceStatus.INCIDENT:
+            reason = "The cancellation is stopped by an incident: the clinic administrator is resolving it."
+        elif instance is not None and spec.name not in {r.element_id for r in ready}:
+            status = (invoice.approval_status or instance.status).capitalize()
+            reason = f"Not available now: the cancellation is {status} and waits for {waiting_words(ready)}."
+        actions.append(Action(spec.name, spec.bpmn_name or spec.name, not reason, reason))
+    return actions
+
+
+def task_form(session: Session, actor: Actor, invoice: Invoice, element_id: str) -> FormDef:
+    """The form of an invoice-screen action, if the actor may do it now (else the reason, as an error)."""
+    action = next((a for a in invoice_actions(session, actor, invoice) if a.element_id == element_id), None)
+    if action is None:
+        raise Forbidden("Your roles do not allow this action on the invoice.")
+    if not action.enabled:
+        raise Conflict(action.reason)
+    instance = active_instance(session, invoice)
+    if instance is not None:
+        return runtime_of(session).spec_of(instance.version).form(element_id)
+    return clinic_process(session, actor)[1].form(element_id)
+
+
+def request_form(session: Session, actor: Actor) -> FormDef:
+    """The Invoice Cancellation Request form of the clinic's current process (Conflict in direct clinics)."""
+    _version, loaded = clinic_process(session, actor)
+    start = runtime_of(session).first_user_task(loaded)
+    if start.name != REQUEST_STEP:
+        raise Conflict(f"{actor.clinic_name} cancels invoices directly, without a request.")
+    return loaded.form(start.name)

@@ -1,0 +1,179 @@
+"""Completing a user task of an invoice's cancellation: who may, whether it is open now, and the form's values.
+
+Both the invoice screen (cancellation) and Financial Approval (approval) complete their steps here; the
+instance itself changes only through instances.lifecycle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.accounts.roles import ROLES, lane_roles
+from engine.accounts.users import Actor
+from engine.errors import Conflict, Forbidden, NotFound
+from engine.instances import lifecycle
+from engine.instances.context import ActionContext
+from engine.models import Invoice, ProcessInstance, User, UserTask
+from engine.reads.offers import active_instance, clinic_process, not_found, waiting_words
+from engine.vocabulary import InstanceStatus, InvoiceStatus, Screen, UserTaskState
+from engine.workflow.forms import validate
+from engine.workflow.parsing import LoadedProcess, screen_of
+from engine.workflow.runtime import ready_user_tasks, runtime_of
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a SAVE did: the message for the person, whether an incident stopped the next step, and the rows."""
+
+    message: str
+    invoice: Invoice
+    instance: ProcessInstance
+    incident: bool = False
+
+
+@dataclass(frozen=True)
+class StepInput:
+    """What a person submitted: which step, on which screen, and the form's values as sent."""
+
+    element_id: str
+    submitted: dict
+    screen: Screen = Screen.INVOICE
+
+
+SAVED = "Saved."
+INCIDENT = "Your input was saved, but the next step failed; the follow-up is with the clinic administrator."
+
+
+def complete_task(
+    session: Session,
+    actor: Actor,
+    number: str,
+    element_id: str,
+    submitted: dict,
+    screen: Screen = Screen.INVOICE,
+) -> Outcome:
+    """Complete a user task of the invoice's cancellation (starting it when this is its first task)."""
+    return complete_on(session, actor, locked_invoice(session, actor, number), StepInput(element_id, submitted, screen))
+
+
+def locked_invoice(session: Session, actor: Actor, number: str) -> Invoice:
+    """The invoice of the actor's clinic, locked for this action (NotFound for another clinic's)."""
+    invoice = lifecycle.lock_invoice(session, Invoice.clinic_id == actor.clinic_id, Invoice.number == number)
+    if invoice is None:
+        raise not_found(actor, number)
+    return invoice
+
+
+def complete_on(session: Session, actor: Actor, invoice: Invoice, step: StepInput) -> Outcome:
+    """complete_task on an invoice the caller has locked."""
+    if invoice.status == InvoiceStatus.CANCELLED:
+        raise Conflict(f"Invoice {invoice.number} is already cancelled: nothing more can be done with it.")
+    instance = active_instance(session, invoice)
+    if instance is None:
+        return _start(session, actor, invoice, step)
+    return continue_task(lifecycle.context_for(session, actor.user_id, invoice, instance), actor, step)
+
+
+def check_role(actor: Actor, spec) -> None:
+    roles = lane_roles(spec.lane)
+    if not actor.has_any(roles):
+        who = " or ".join(ROLES[r] for r in roles)
+        raise Forbidden(f"{spec.bpmn_name or spec.name} is done by {who}; your roles are {actor.role_names}.")
+
+
+def check_separation_of_duties(
+    session: Session, actor: Actor, instance: ProcessInstance, rows: list[UserTask] | None = None
+) -> None:
+    """Nobody decides a request they made, and nobody decides twice on one request."""
+    if rows is None:
+        rows = list(session.scalars(select(UserTask).where(UserTask.instance_id == instance.id)))
+    mine = [r for r in rows if r.state == UserTaskState.COMPLETED and r.completed_by_id == actor.user_id]
+    if any(t.screen != Screen.FINANCIAL_APPROVAL for t in mine):
+        raise Forbidden("You made this cancellation request, so you cannot decide it: another approver must.")
+    if mine:
+        raise Forbidden("You already decided on this request: another approver must decide this step.")
+
+
+def _seed(invoice: Invoice) -> dict:
+    """What every new instance starts with (workflow.checks.SEEDED names these for validation)."""
+    return {
+        "invoice_number": invoice.number,
+        "patient_name": invoice.patient_name,
+        "patient_id": invoice.patient_id,
+        "amount": invoice.amount,
+        "currency": invoice.clinic.currency,
+    }
+
+
+def _user_task(loaded: LoadedProcess, element_id: str):
+    spec = loaded.spec.task_specs.get(element_id)
+    if spec is None or not getattr(spec, "manual", False):
+        raise NotFound(f"The process has no step named {element_id}.")
+    return spec
+
+
+def _start(session: Session, actor: Actor, invoice: Invoice, step: StepInput) -> Outcome:
+    version, loaded = clinic_process(session, actor)
+    spec = _user_task(loaded, step.element_id)
+    check_role(actor, spec)
+    start = runtime_of(session).first_user_task(loaded)
+    if step.element_id != start.name or screen_of(start) != step.screen:
+        name = spec.bpmn_name or step.element_id
+        raise Conflict(f"{name} is not possible yet: start with {start.bpmn_name or start.name}.")
+    form = loaded.form(start.name)
+    seed = _seed(invoice)
+    values = validate(form, step.submitted, seed)
+    ctx, workflow = lifecycle.start(session, actor.user_id, invoice, version, loaded, seed)
+    task = next(t for t in ready_user_tasks(workflow) if t.task_spec.name == step.element_id)
+    went_through = lifecycle.complete_step(ctx, workflow, task, form, values, None, [])
+    return Outcome(SAVED if went_through else INCIDENT, invoice, ctx.instance, not went_through)
+
+
+def continue_task(ctx: ActionContext, actor: Actor, step: StepInput) -> Outcome:
+    """Complete a ready task of the context's instance; the caller has locked the invoice."""
+    session, instance = ctx.session, ctx.instance
+    loaded = ctx.runtime.spec_of(instance.version)
+    check_role(actor, _user_task(loaded, step.element_id))
+    rows = list(session.scalars(select(UserTask).where(UserTask.instance_id == instance.id)))
+    ready = [r for r in rows if r.state == UserTaskState.READY]
+    row = next((r for r in ready if r.element_id == step.element_id and r.screen == step.screen), None)
+    if row is None:
+        raise Conflict(_not_open_message(ctx, loaded, step.element_id, ready))
+    if instance.status == InstanceStatus.INCIDENT:
+        raise Conflict("This cancellation is stopped by an incident: the administrator must resolve it first.")
+    if step.screen == Screen.FINANCIAL_APPROVAL:
+        check_separation_of_duties(session, actor, instance, rows)
+    workflow = lifecycle.load(ctx)
+    task = workflow.get_task_from_id(UUID(row.task_id))
+    form = loaded.form(step.element_id)
+    values = validate(form, step.submitted, task.data)
+    went_through = lifecycle.complete_step(ctx, workflow, task, form, values, row, ready)
+    return Outcome(SAVED if went_through else INCIDENT, ctx.invoice, instance, not went_through)
+
+
+def _not_open_message(ctx: ActionContext, loaded: LoadedProcess, element_id: str, ready: list[UserTask]) -> str:
+    session, invoice, instance = ctx.session, ctx.invoice, ctx.instance
+    if element_id == ctx.runtime.first_user_task(loaded).name:
+        status = (invoice.approval_status or instance.status).capitalize()
+        return (
+            f"Invoice {invoice.number} already has an open cancellation ({status}) that waits for "
+            f"{waiting_words(ready)}: a new one is possible once it is decided."
+        )
+    done = session.scalar(
+        select(UserTask)
+        .where(
+            UserTask.instance_id == instance.id,
+            UserTask.element_id == element_id,
+            UserTask.state == UserTaskState.COMPLETED,
+        )
+        .order_by(UserTask.completed_at.desc())
+    )
+    if done is not None:
+        who = session.get(User, done.completed_by_id)
+        when = done.completed_at.strftime("%Y-%m-%d %H:%M UTC")
+        return f"{done.name} was already done by {who.full_name} ({who.username}) at {when}: reload to see it."
+    return f"This step is not open now: the cancellation waits for {waiting_words(ready)}."

@@ -1,0 +1,85 @@
+"""The product's words, named once: statuses, task states, screens and audit actions.
+
+Each is a StrEnum, so a member compares equal to the word stored in the database and shown in the API
+(`InstanceStatus.RUNNING == "running"`). The status and screen columns carry CHECK constraints built from
+these same lists (migration 0007), so a typo can never be stored.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class InstanceStatus(StrEnum):
+    """A process instance: running (waits on people), stopped by an incident, or finished one of two ways."""
+
+    RUNNING = "running"
+    INCIDENT = "incident"
+    COMPLETED = "completed"
+    TERMINATED = "terminated"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+# An invoice has at most one active instance (a partial unique index says so); these may still move on.
+ACTIVE_INSTANCE_STATUSES = (InstanceStatus.RUNNING, InstanceStatus.INCIDENT)
+
+
+class RequestStatus(StrEnum):
+    """A cancellation request; the invoice's approval status repeats the latest request's."""
+
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    COMPLETED = "completed"  # approved, and the invoice was then cancelled
+    TERMINATED = "terminated"
+
+    @property
+    def label(self) -> str:
+        """What people read: a completed request was approved."""
+        return "Approved" if self is RequestStatus.COMPLETED else self.value.capitalize()
+
+
+class InvoiceStatus(StrEnum):
+    OPEN = "open"
+    CANCELLED = "cancelled"
+
+
+class UserTaskState(StrEnum):
+    """A row of user_tasks: ready (in someone's queue), completed by a person, or cancelled by the engine."""
+
+    READY = "ready"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class Screen(StrEnum):
+    """Where a user task is done, from the task's `screen` property in the diagram (default: the invoice)."""
+
+    INVOICE = "invoice"
+    FINANCIAL_APPROVAL = "financial_approval"
+
+
+class DeploymentOutcome(StrEnum):
+    NEW_VERSION = "new_version"
+    UNCHANGED = "unchanged"
+
+
+class AuditAction(StrEnum):
+    """What an audit event records (no CHECK constraint: later features add actions freely)."""
+
+    TASK_COMPLETED = "task_completed"
+    SCRIPT_VALUES = "script_values"
+    APPROVAL_STATUS = "approval_status"
+    INVOICE_STATUS = "invoice_status"
+    INSTANCE_TERMINATED = "instance_terminated"
+    INSTANCE_RETRIED = "instance_retried"
+    INSTANCE_RETRY_FAILED = "instance_retry_failed"
+    INSTANCE_MIGRATED = "instance_migrated"
+
+
+def sql_in(values) -> str:
+    """`status IN ('running', 'incident')`-style list for CHECK constraints and partial indexes."""
+    return ", ".join(f"'{v}'" for v in values)

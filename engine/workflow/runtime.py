@@ -1,0 +1,167 @@
+"""The workflow runtime: one object, built at start-up, that starts, loads, runs and saves workflows.
+
+It holds what SpiffWorkflow's docs name as the ways to customise it (as spiff-example-cli's engine does):
+the serializer, the script environment (RestrictedPython, with the domain operations as its functions) and
+the parsed specs of stored versions. Operations are bound to one user action by giving that action's
+workflow its own script environment, so nothing global changes while a workflow runs.
+
+An instance's state is stored without its spec: the spec belongs to its process version, stored once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from functools import partial
+from types import MappingProxyType
+from typing import Any, Protocol
+
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+from SpiffWorkflow.util.task import TaskState
+
+from .parsing import LoadedProcess, parse_files
+from .scripting import RestrictedEnvironment
+
+# A domain operation a script task may call by name: function(action_context, *args, **kwargs).
+Operation = Callable[..., Any]
+
+
+class ActionScope(Protocol):
+    """What the runtime needs of a user action: the values a script task set are reported to it."""
+
+    def script_values(self, task_name: str, values: dict) -> None: ...
+
+
+_PLAIN = (str, int, float, bool, Decimal, type(None))
+
+
+class RecordingScriptEngine(PythonScriptEngine):
+    """Runs scripts in the restricted environment and hands the values a script task set to the action,
+    so the history shows them (an analyst's `priority = "high"` appears without code)."""
+
+    def __init__(self, environment: RestrictedEnvironment, scope: ActionScope | None):
+        super().__init__(environment=environment)
+        self.scope = scope
+
+    def execute(self, task, script, external_context=None):
+        before = dict(task.data) if self.scope is not None else {}
+        result = super().execute(task, script, external_context)
+        if self.scope is not None:
+            changed = {
+                k: v
+                for k, v in task.data.items()
+                if isinstance(v, _PLAIN) and not k.startswith("_") and (k not in before or before[k] != v)
+            }
+            if changed:
+                self.scope.script_values(task.task_spec.bpmn_name or task.task_spec.name, changed)
+        return result
+
+
+def _outside_an_action(name: str) -> Operation:
+    def refuse(*_args, **_kwargs):
+        raise RuntimeError(f"operation {name} called outside a user action")
+
+    refuse.__name__ = name
+    return refuse
+
+
+def _build_serializer() -> BpmnWorkflowSerializer:
+    registry = BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG)
+    registry.register(Decimal, lambda v: {"value": str(v)}, lambda v: Decimal(v["value"]))
+    return BpmnWorkflowSerializer(registry)
+
+
+class WorkflowRuntime:
+    """Serializer, parsed-spec cache and named operations; one per app or CLI process."""
+
+    CACHED_VERSIONS = 256
+
+    def __init__(self, operations: Mapping[str, Operation]):
+        self.operations: Mapping[str, Operation] = MappingProxyType(dict(operations))
+        self.serializer = _build_serializer()
+        self._code_cache: dict = {}
+        self._parsed: dict[tuple, LoadedProcess] = {}
+        self._detached = self.script_engine(None)
+
+    @property
+    def operation_names(self) -> frozenset[str]:
+        return frozenset(self.operations)
+
+    def script_engine(self, scope: ActionScope | None) -> RecordingScriptEngine:
+        """A script engine whose operations act for `scope` (None: reads only, operations refuse to run)."""
+        if scope is None:
+            functions = {name: _outside_an_action(name) for name in self.operations}
+        else:
+            functions = {name: partial(fn, scope) for name, fn in self.operations.items()}
+        return RecordingScriptEngine(RestrictedEnvironment(functions, self._code_cache), scope)
+
+    # ---- specs ------------------------------------------------------------------------------------------
+
+    def spec_of(self, version) -> LoadedProcess:
+        """The parsed spec of a stored process version (its forms and tasks), cached per version and content.
+
+        Only a cache miss reads the version's files, so callers may load a version without them.
+        """
+        key = (version.id, version.process_id, version.content_hash)
+        loaded = self._parsed.get(key)
+        if loaded is None:
+            if len(self._parsed) >= self.CACHED_VERSIONS:
+                self._parsed.clear()
+            loaded = self._parsed[key] = parse_files(version.files, self.operation_names)[version.process_id]
+        return loaded
+
+    def spec_json_of(self, loaded: LoadedProcess) -> str:
+        """The serialized spec and subprocess specs of a process, stored once with its version."""
+        workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs)
+        whole = json.loads(self.serializer.serialize_json(workflow))
+        return json.dumps({"spec": whole["spec"], "subprocess_specs": whole["subprocess_specs"]})
+
+    def first_user_task(self, loaded: LoadedProcess):
+        """The user task a new instance of this version waits on first: its form starts the cancellation."""
+        if loaded.first_task_name is None:
+            workflow = self.new_workflow(loaded, {}, None)
+            workflow.do_engine_steps()
+            ready = ready_user_tasks(workflow)
+            if not ready:
+                raise ValueError(f"process {loaded.process_id} reaches no user task from its start")
+            loaded.first_task_name = ready[0].task_spec.name
+        return loaded.spec.task_specs[loaded.first_task_name]
+
+    # ---- workflows --------------------------------------------------------------------------------------
+
+    def new_workflow(self, loaded: LoadedProcess, data: dict[str, Any], scope: ActionScope | None) -> BpmnWorkflow:
+        """A new workflow whose start task carries `data` (what every instance starts with)."""
+        workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=self.script_engine(scope))
+        for task in workflow.get_tasks(state=TaskState.READY):
+            task.data.update(data)
+        return workflow
+
+    def load_workflow(self, state_json: str, spec_json: str, scope: ActionScope | None = None) -> BpmnWorkflow:
+        """A stored workflow; with a scope its scripts act for that user action, without one it only reads."""
+        state = json.loads(state_json)
+        state.update(json.loads(spec_json))
+        workflow = self.serializer.deserialize_json(json.dumps(state))
+        workflow.script_engine = self.script_engine(scope) if scope is not None else self._detached
+        return workflow
+
+    def dump_workflow(self, workflow: BpmnWorkflow) -> str:
+        state = json.loads(self.serializer.serialize_json(workflow))
+        state.pop("spec")
+        state.pop("subprocess_specs")
+        return json.dumps(state)
+
+
+def ready_user_tasks(workflow: BpmnWorkflow) -> list:
+    return workflow.get_tasks(state=TaskState.READY, manual=True)
+
+
+def runtime_of(session) -> WorkflowRuntime:
+    """The runtime of the app or CLI that opened this session (engine.db.make_session_factory puts it there)."""
+    runtime = session.info.get("runtime")
+    if runtime is None:
+        raise RuntimeError("this session has no workflow runtime: build the session factory with one")
+    return runtime
