@@ -27,7 +27,8 @@ from engine.workflow.runtime import ready_user_tasks, runtime_of
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a SAVE did: the message for the person, whether an incident stopped the next step, and the rows."""
+    """What a SAVE did: the message for the person, whether an incident stopped the next step, and the invoice
+    and instance it acted on (so callers need not read them again)."""
 
     message: str
     invoice: Invoice
