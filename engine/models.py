@@ -22,7 +22,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-# ACTIVE_INSTANCE_STATUSES stays importable from engine.models for now; its home is engine.vocabulary.
 from .vocabulary import (
     ACTIVE_INSTANCE_STATUSES,
     DeploymentOutcome,

@@ -252,7 +252,7 @@ def decide(request_id: int):
 # ---- process instances (admins) -----------------------------------------------------------------------------
 
 
-def _instance_json(session, row) -> dict:
+def _instance_json(row) -> dict:
     return {
         "id": row.id,
         "process_id": row.process_id,
@@ -273,7 +273,7 @@ def list_instances():
     filters = monitoring.InstanceFilters(status=status, process_id=request.args.get("process_id", ""))
     with uow(read_only=True) as session:
         result = monitoring.list_instances(session, g.actor, filters, page, per_page)
-        items = [_instance_json(session, r) for r in result.items]
+        items = [_instance_json(r) for r in result.items]
     return jsonify(items=items, total=result.total, page=result.page, per_page=result.per_page)
 
 

@@ -24,6 +24,7 @@ from engine.workflow.parsing import LoadedProcess
 from engine.workflow.runtime import runtime_of
 
 from .context import ActionContext
+from .operations import terminate_request
 from .task_rows import record_done, sync_ready_rows
 
 # ---- the lock ------------------------------------------------------------------------------------------------
@@ -33,8 +34,10 @@ def lock_invoice(session: Session, *conditions) -> Invoice | None:
     """The invoice, locked for this unit of work: every change to its cancellation takes this lock first.
 
     PostgreSQL locks the row (FOR UPDATE); SQLite's BEGIN IMMEDIATE already holds the database's write lock.
+    The row is read again under the lock even when the session already holds it (e.g. joined to a request).
     """
-    return session.scalar(select(Invoice).where(*conditions).with_for_update(of=Invoice))
+    query = select(Invoice).where(*conditions).with_for_update(of=Invoice)
+    return session.scalar(query.execution_options(populate_existing=True))
 
 
 def lock_instance(session: Session, instance: ProcessInstance) -> Invoice:
@@ -126,7 +129,8 @@ def retry(ctx: ActionContext) -> bool:
 
 
 def terminate(ctx: ActionContext, reason: str) -> None:
-    """End the instance: its ready tasks leave every queue."""
+    """End the instance: its ready tasks leave every queue, an open request becomes Terminated."""
+    terminate_request(ctx)
     workflow = load(ctx)
     workflow.cancel()
     _set_status(ctx, InstanceStatus.TERMINATED)

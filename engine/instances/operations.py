@@ -64,6 +64,18 @@ def cancel_invoice(ctx: ActionContext, remarks: str | None = None) -> None:
     ctx.audit(AuditAction.INVOICE_STATUS, status=InvoiceStatus.CANCELLED)
 
 
+def terminate_request(ctx: ActionContext) -> None:
+    """The instance is terminated: a request still open (Requested or Approved) becomes Terminated.
+
+    Not callable from diagrams: only the lifecycle's terminate transition does this.
+    """
+    request = ctx.request()
+    if request is not None and request.status in (RequestStatus.REQUESTED, RequestStatus.APPROVED):
+        request.status = RequestStatus.TERMINATED
+        ctx.invoice.approval_status = RequestStatus.TERMINATED
+        ctx.audit(AuditAction.APPROVAL_STATUS, status=RequestStatus.TERMINATED)
+
+
 OPERATIONS: Mapping[str, Operation] = MappingProxyType(
     {"submit_request": submit_request, "record_decision": record_decision, "cancel_invoice": cancel_invoice}
 )

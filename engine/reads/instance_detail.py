@@ -33,8 +33,13 @@ class Marking(StrEnum):
 
 
 def get_instance(session: Session, actor: Actor, instance_id: int) -> ProcessInstance:
-    """An instance of the administrator's clinic; another clinic's instance is not found."""
+    """An instance of the administrator's clinic, to look at; another clinic's instance is not found."""
     require(actor, Permission.MONITOR_INSTANCES)
+    return find_instance(session, actor, instance_id)
+
+
+def find_instance(session: Session, actor: Actor, instance_id: int) -> ProcessInstance:
+    """An instance of the actor's clinic (the caller checks the permission); another clinic's is not found."""
     instance = session.get(ProcessInstance, instance_id)
     if instance is None or instance.clinic_id != actor.clinic_id:
         raise NotFound(f"Process instance {instance_id} was not found in {actor.clinic_name}.")

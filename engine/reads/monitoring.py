@@ -1,6 +1,6 @@
 """Process instance monitoring for clinic administrators: lists, counts and export as plain SQL.
 
-Nothing here deserializes a workflow: what an instance waits for is kept on its row (see tasks.set_waiting).
+Nothing here deserializes a workflow: what an instance waits for is kept on its row (see instances.task_rows).
 """
 
 from __future__ import annotations

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.accounts.permissions import Permission, require
 from engine.accounts.users import Actor
 from engine.errors import Conflict, Invalid
 from engine.instances import lifecycle
-from engine.models import CancellationRequest, ProcessInstance
-from engine.reads.instance_detail import get_instance
-from engine.vocabulary import ACTIVE_INSTANCE_STATUSES, AuditAction, InstanceStatus, RequestStatus
+from engine.models import ProcessInstance
+from engine.reads.instance_detail import find_instance
+from engine.vocabulary import ACTIVE_INSTANCE_STATUSES, InstanceStatus
 
 REASON_MAX = 1000
 
@@ -20,7 +19,7 @@ def _locked(session: Session, actor: Actor, instance_id: int, permission: Permis
     """The instance and its invoice, locked as every user action on the invoice locks it: an administrator's
     action and a user's SAVE on the same invoice never interleave."""
     require(actor, permission)
-    instance = get_instance(session, actor, instance_id)
+    instance = find_instance(session, actor, instance_id)
     invoice = lifecycle.lock_instance(session, instance)
     return lifecycle.context_for(session, actor.user_id, invoice, instance)
 
@@ -42,11 +41,6 @@ def terminate(session: Session, actor: Actor, instance_id: int, reason: str | No
         raise Conflict(
             f"This instance is already {ctx.instance.status.capitalize()}: only a running one can be terminated."
         )
-    request = session.scalar(select(CancellationRequest).where(CancellationRequest.instance_id == ctx.instance.id))
-    if request is not None and request.status in (RequestStatus.REQUESTED, RequestStatus.APPROVED):
-        request.status = RequestStatus.TERMINATED
-        ctx.invoice.approval_status = RequestStatus.TERMINATED
-        ctx.audit(AuditAction.APPROVAL_STATUS, status=RequestStatus.TERMINATED)
     lifecycle.terminate(ctx, text)
     return ctx.instance
 
