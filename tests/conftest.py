@@ -10,20 +10,25 @@ import re
 import shutil
 import threading
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from helpers import latest_request_id
+from sqlalchemy import create_engine, select, text, update
 from werkzeug.serving import make_server
 
 from engine.accounts.users import actor_for
 from engine.db import unit_of_work
 from engine.demo import seed_demo
 from engine.instances.operations import build_runtime
-from engine.models import Base, Invoice, User
+from engine.models import Base, Clinic, Invoice, User
 from engine.schema import scratch_postgres_database, upgrade
+from engine.usecases import approval, steps
+from engine.usecases.deployments import deploy_processes
 from webapp import create_app
 
 TEST_DB = os.environ.get("TEST_DB", "sqlite")
+TEST_PROCESSES = Path(__file__).parent / "processes"
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 
 
@@ -87,6 +92,12 @@ def session_factory(app):
 
 
 @pytest.fixture
+def uow(session_factory):
+    """uow() is a unit of work on the test's database: `with uow() as s: ...`."""
+    return lambda: unit_of_work(session_factory)
+
+
+@pytest.fixture
 def demo(session_factory):
     """The README's demo clinics and users, with 12 invoices per clinic (NS-…-00001.. and LS-…)."""
     with unit_of_work(session_factory) as session:
@@ -117,6 +128,38 @@ class Demo:
                     select(Invoice.number).where(Invoice.number.like(f"{prefix}-%")).order_by(Invoice.number)
                 )
             )
+
+    # The steps as the demo users take them through the engine (no web layer), each in a unit of work of its own.
+
+    def request(self, username: str, number: str, reason: str = "duplicate", remarks: str = "Billed twice"):
+        """Submit an Invoice Cancellation Request; returns the step's Outcome."""
+        actor = self.actor(username)
+        with unit_of_work(self.factory) as session:
+            return steps.complete_task(
+                session, actor, number, "request_cancellation", {"reason": reason, "remarks": remarks}
+            )
+
+    def decide(self, username: str, number: str, decision: str = "approve", remarks: str = ""):
+        """Decide on the invoice's latest cancellation request; returns the step's Outcome."""
+        actor, request_id = self.actor(username), latest_request_id(self.factory, number)
+        with unit_of_work(self.factory) as session:
+            return approval.decide(session, actor, request_id, {"decision": decision, "decision_remarks": remarks})
+
+    def cancel(self, username: str, number: str, remarks: str = "Cancelled as approved"):
+        """Complete Cancel Invoice; returns the step's Outcome."""
+        actor = self.actor(username)
+        with unit_of_work(self.factory) as session:
+            return steps.complete_task(session, actor, number, "cancel_invoice", {"cancel_remarks": remarks})
+
+
+@pytest.fixture
+def incident_probe(demo, session_factory, ledger):
+    """Northside runs the test-only incident_probe process, whose step posts to the `ledger` (down until a test
+    sets ledger.down = False); returns the path of its file."""
+    with unit_of_work(session_factory) as session:
+        deploy_processes(session, TEST_PROCESSES)
+        session.execute(update(Clinic).where(Clinic.name == "Northside Clinic").values(process_id="incident_probe"))
+    return TEST_PROCESSES / "incident_probe.bpmn"
 
 
 def snapshot(factory) -> dict:

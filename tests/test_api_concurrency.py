@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import threading
 import urllib.error
 import urllib.request
+
+from helpers import run_together
 
 
 def call(base: str, method: str, path: str, payload=None, token=None) -> tuple[int, dict]:
@@ -24,27 +25,12 @@ def token(base: str, username: str) -> str:
     return call(base, "POST", "/api/tokens", {"username": username, "password": "demo"})[1]["token"]
 
 
-def together(*calls):
-    barrier, results = threading.Barrier(len(calls)), [None] * len(calls)
-
-    def run(i, fn):
-        barrier.wait()
-        results[i] = fn()
-
-    threads = [threading.Thread(target=run, args=(i, fn)) for i, fn in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(90)
-    return results
-
-
 def test_simultaneous_duplicate_submissions_create_one_request(live_server, demo):
     number = demo.invoice_numbers("NS")[0]
     billing = token(live_server, "billing")
     body = {"reason": "duplicate", "remarks": "double click"}
     path = f"/api/invoices/{number}/cancellation-requests"
-    results = together(*[lambda: call(live_server, "POST", path, body, billing) for _ in range(4)])
+    results = run_together(*[lambda: call(live_server, "POST", path, body, billing) for _ in range(4)])
     assert sorted(status for status, _ in results) == [201, 409, 409, 409]
     listed = call(live_server, "GET", "/api/cancellation-requests", token=billing)[1]
     assert listed["total"] == 1
@@ -56,7 +42,7 @@ def test_two_approvers_at_once_give_one_decision_and_the_other_learns_who(live_s
     rid = call(live_server, "POST", f"/api/invoices/{number}/cancellation-requests",
                {"reason": "other", "remarks": "x"}, billing)[1]["id"]  # fmt: skip
     path = f"/api/cancellation-requests/{rid}/decision"
-    results = together(
+    results = run_together(
         lambda: call(live_server, "POST", path, {"decision": "approve"}, approver),
         lambda: call(live_server, "POST", path, {"decision": "reject", "remarks": "no"}, admin),
     )

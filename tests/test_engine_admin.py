@@ -3,41 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
 
-from engine.db import unit_of_work
 from engine.errors import Conflict, Forbidden, Invalid, NotFound
-from engine.models import AuditEvent, CancellationRequest, Clinic, Invoice, ProcessInstance, UserTask
+from engine.models import AuditEvent, CancellationRequest, Invoice, ProcessInstance, UserTask
 from engine.reads import monitoring
 from engine.reads.instance_detail import instance_detail
-from engine.usecases import instance_admin, steps
-from engine.usecases.deployments import deploy_processes
-
-TEST_PROCESSES = Path(__file__).parent / "processes"
-
-
-@pytest.fixture
-def uow(session_factory):
-    return lambda: unit_of_work(session_factory)
-
-
-@pytest.fixture
-def probe(demo, uow, ledger):
-    """Northside runs the test-only incident_probe process."""
-    with uow() as s:
-        deploy_processes(s, TEST_PROCESSES)
-        s.execute(update(Clinic).where(Clinic.name == "Northside Clinic").values(process_id="incident_probe"))
-    return demo
-
-
-def request(uow, actor, number, remarks="Billed twice"):
-    with uow() as s:
-        return steps.complete_task(
-            s, actor, number, "request_cancellation", {"reason": "duplicate", "remarks": remarks}
-        )
+from engine.usecases import instance_admin
 
 
 def instance_of(uow, number) -> ProcessInstance:
@@ -47,9 +21,9 @@ def instance_of(uow, number) -> ProcessInstance:
         ).all()[-1]
 
 
-def test_a_failing_step_keeps_the_users_save_and_records_an_incident(probe, uow):
-    number = probe.invoice_numbers("NS")[0]
-    outcome = request(uow, probe.actor("billing"), number)
+def test_a_failing_step_keeps_the_users_save_and_records_an_incident(demo, incident_probe, uow):
+    number = demo.invoice_numbers("NS")[0]
+    outcome = demo.request("billing", number)
     assert outcome.incident and "input was saved" in outcome.message
     instance = instance_of(uow, number)
     assert (instance.status, instance.incident_element) == ("incident", "post_to_ledger")
@@ -58,16 +32,16 @@ def test_a_failing_step_keeps_the_users_save_and_records_an_incident(probe, uow)
     with uow() as s:
         assert s.scalars(select(UserTask.state)).all() == ["completed"]
         assert s.scalars(select(CancellationRequest.status)).one() == "requested"
-        page = monitoring.list_instances(s, probe.actor("admin"), monitoring.InstanceFilters(status="incident"))
+        page = monitoring.list_instances(s, demo.actor("admin"), monitoring.InstanceFilters(status="incident"))
     assert [(r.invoice_number, r.status_label, r.incident_element) for r in page.items] == [
         (number, "Incident", "post_to_ledger")
     ]
 
 
-def test_retry_fails_again_then_goes_through_once_the_cause_is_fixed(probe, uow, ledger):
-    number = probe.invoice_numbers("NS")[0]
-    request(uow, probe.actor("billing"), number)
-    admin_actor = probe.actor("admin")
+def test_retry_fails_again_then_goes_through_once_the_cause_is_fixed(demo, incident_probe, uow, ledger):
+    number = demo.invoice_numbers("NS")[0]
+    demo.request("billing", number)
+    admin_actor = demo.actor("admin")
     with uow() as s:
         assert instance_admin.retry(s, admin_actor, instance_of(uow, number).id) is False
     instance = instance_of(uow, number)
@@ -91,7 +65,7 @@ def test_retry_fails_again_then_goes_through_once_the_cause_is_fixed(probe, uow,
 
 def test_retry_without_incident_is_refused_and_writes_nothing(demo, uow, db_snapshot):
     number = demo.invoice_numbers("NS")[0]
-    request(uow, demo.actor("billing"), number)
+    demo.request("billing", number)
     before = db_snapshot()
     with pytest.raises(Conflict, match="no incident to retry"):
         with uow() as s:
@@ -101,7 +75,7 @@ def test_retry_without_incident_is_refused_and_writes_nothing(demo, uow, db_snap
 
 def test_terminate_ends_the_instance_and_a_new_request_may_follow(demo, uow, db_snapshot):
     number = demo.invoice_numbers("NS")[1]
-    request(uow, demo.actor("billing"), number)
+    demo.request("billing", number)
     instance_id = instance_of(uow, number).id
     before = db_snapshot()
     for reason in ("", "   ", "x" * 1001):
@@ -128,7 +102,7 @@ def test_terminate_ends_the_instance_and_a_new_request_may_follow(demo, uow, db_
         with uow() as s:
             instance_admin.terminate(s, demo.actor("admin"), instance_id, "again")
     assert db_snapshot() == before
-    request(uow, demo.actor("billing"), number, "New request after termination")
+    demo.request("billing", number, remarks="New request after termination")
     assert instance_of(uow, number).status == "running"
 
 
@@ -140,8 +114,7 @@ def _queue(session, demo):
 
 def test_terminating_a_completed_instance_is_refused(demo, uow, db_snapshot):
     number = demo.invoice_numbers("LS")[0]
-    with uow() as s:
-        steps.complete_task(s, demo.actor("lakeside"), number, "cancel_invoice", {"cancel_remarks": "x"})
+    demo.cancel("lakeside", number, "x")
     before = db_snapshot()
     with pytest.raises(Forbidden):  # lakeside has no admin
         with uow() as s:
@@ -153,10 +126,10 @@ def test_terminating_a_completed_instance_is_refused(demo, uow, db_snapshot):
 
 
 def test_instance_list_filters_sorts_and_counts(demo, uow):
-    billing, approver, admin_actor = demo.actor("billing"), demo.actor("approver"), demo.actor("admin")
+    approver, admin_actor = demo.actor("approver"), demo.actor("admin")
     numbers = demo.invoice_numbers("NS")[:4]
     for number in numbers:
-        request(uow, billing, number)
+        demo.request("billing", number)
     with uow() as s:  # the second request has waited longest
         s.execute(
             update(ProcessInstance)
@@ -201,7 +174,7 @@ def test_instance_list_filters_sorts_and_counts(demo, uow):
 
 def test_csv_export_follows_the_filters_and_is_spreadsheet_safe(demo, uow, session_factory):
     number = demo.invoice_numbers("NS")[0]
-    request(uow, demo.actor("billing"), number)
+    demo.request("billing", number)
     with uow() as s:
         s.execute(update(Invoice).where(Invoice.number == number).values(patient_name="x"))
         from engine.models import User
@@ -219,7 +192,7 @@ def test_csv_export_follows_the_filters_and_is_spreadsheet_safe(demo, uow, sessi
 
 def test_instance_detail_marks_where_the_instance_stands(demo, uow):
     number = demo.invoice_numbers("NS")[0]
-    request(uow, demo.actor("billing"), number)
+    demo.request("billing", number)
     with uow() as s:
         detail = instance_detail(s, demo.actor("admin"), instance_of(uow, number).id)
     assert detail.ready == ["review_request"]

@@ -2,34 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-
+from helpers import latest_request_id, run_together
 from sqlalchemy import select
 
 from engine.db import unit_of_work
 from engine.errors import Conflict
 from engine.models import CancellationRequest, ProcessInstance
 from engine.usecases import approval, steps
-
-
-def run_together(*actions):
-    """Run the callables in threads released at the same moment; return each one's result or exception."""
-    barrier = threading.Barrier(len(actions))
-    results = [None] * len(actions)
-
-    def worker(index, action):
-        barrier.wait()
-        try:
-            results[index] = action()
-        except Exception as exc:  # noqa: BLE001 - the test inspects it
-            results[index] = exc
-
-    threads = [threading.Thread(target=worker, args=(i, a)) for i, a in enumerate(actions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return results
 
 
 def test_a_double_clicked_save_creates_one_request(demo, session_factory):
@@ -52,11 +31,8 @@ def test_a_double_clicked_save_creates_one_request(demo, session_factory):
 
 def test_two_approvers_at_once_give_one_decision(demo, session_factory):
     number = demo.invoice_numbers("NS")[1]
-    with unit_of_work(session_factory) as s:
-        steps.complete_task(
-            s, demo.actor("billing"), number, "request_cancellation", {"reason": "duplicate", "remarks": "x"}
-        )
-        request_id = s.scalar(select(CancellationRequest.id))
+    demo.request("billing", number, remarks="x")
+    request_id = latest_request_id(session_factory, number)
     approver, admin = demo.actor("approver"), demo.actor("admin")
 
     def decide(actor, decision):

@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from helpers import REQUEST, copy_with
 from sqlalchemy import func, select
 
-from engine.db import unit_of_work
 from engine.errors import Forbidden, Invalid
 from engine.models import AuditEvent, Deployment, ProcessInstance, ProcessVersion, UserTask
-from engine.usecases import deployments, migration, steps
-from engine.workflow.parsing import PROCESSES_DIR
-
-REQUEST = "invoice_cancellation_request.bpmn"
+from engine.usecases import deployments, migration
 
 
-def shipped(name: str = REQUEST) -> str:
-    return (PROCESSES_DIR / name).read_text()
-
-
-def changed(old: str, new: str, name: str = REQUEST) -> bytes:
-    text = shipped(name)
-    assert old in text, f"{old!r} not in {name}"
-    return text.replace(old, new, 1).encode()
-
-
-@pytest.fixture
-def uow(session_factory):
-    return lambda: unit_of_work(session_factory)
+def changed(old: str, new: str) -> bytes:
+    return copy_with(REQUEST, (old, new))
 
 
 def deploy(uow, actor, data: bytes, name: str = REQUEST):
@@ -47,7 +31,7 @@ def latest(uow, process_id="invoice_cancellation_request") -> ProcessVersion:
 
 def test_a_changed_file_becomes_a_new_version_and_the_same_content_changes_nothing(demo, uow):
     analyst = demo.actor("analyst")
-    same = deploy(uow, analyst, shipped().encode())
+    same = deploy(uow, analyst, copy_with(REQUEST))
     assert [d.outcome for d in same.deployments] == ["unchanged"] and latest(uow).version == 1
     result = deploy(uow, analyst, changed('name="Review request"', 'name="Review the request"'))
     assert "is now version 2" in result.message and latest(uow).version == 2
@@ -142,10 +126,7 @@ def test_dry_run_and_migration_of_waiting_instances(demo, uow, session_factory):
     analyst, admin = demo.actor("analyst"), demo.actor("admin")
     numbers = demo.invoice_numbers("NS")[:2]
     for number in numbers:
-        with uow() as s:
-            steps.complete_task(
-                s, demo.actor("billing"), number, "request_cancellation", {"reason": "other", "remarks": "x"}
-            )
+        demo.request("billing", number, reason="other", remarks="x")
     v1 = latest(uow)
     extra = '<camunda:formField id="checked" label="Checked the ledger" type="boolean" />\n'
     marker = '<camunda:formField id="decision_remarks"'
@@ -175,30 +156,20 @@ def test_dry_run_and_migration_of_waiting_instances(demo, uow, session_factory):
     assert [f.id for f in form.fields] == ["decision", "checked", "decision_remarks"]
 
 
-def test_an_instance_whose_task_is_removed_or_that_is_not_waiting_is_refused(demo, uow, session_factory, ledger):
-    from sqlalchemy import update
-
-    from engine.models import Clinic
-    from engine.usecases.deployments import deploy_processes
-
-    probe = Path(__file__).parent / "processes" / "incident_probe.bpmn"
-    with uow() as s:
-        deploy_processes(s, probe.parent)
-        s.execute(update(Clinic).where(Clinic.name == "Northside Clinic").values(process_id="incident_probe"))
+def test_an_instance_whose_task_is_removed_or_that_is_not_waiting_is_refused(
+    demo, uow, session_factory, ledger, incident_probe
+):
     ledger.down = False
     waiting, done = demo.invoice_numbers("NS")[:2]
     for number in (waiting, done):
-        with uow() as s:
-            steps.complete_task(
-                s, demo.actor("billing"), number, "request_cancellation", {"reason": "other", "remarks": "x"}
-            )
+        demo.request("billing", number, reason="other", remarks="x")
     with uow() as s:  # the second one is decided: it waits for nothing any more
         from engine.models import CancellationRequest
         from engine.usecases.approval import decide
 
         decide(s, demo.actor("approver"), s.scalars(select(CancellationRequest.id)).all()[1], {"decision": "approve"})
     v1 = latest(uow, "incident_probe")
-    text = probe.read_text()
+    text = incident_probe.read_text()
     start, end = (
         text.index('<bpmn:userTask id="review_request"'),
         text.index("</bpmn:userTask>", text.index('id="review_request"')),
@@ -221,25 +192,16 @@ def test_an_instance_whose_task_is_removed_or_that_is_not_waiting_is_refused(dem
         assert set(s.scalars(select(ProcessInstance.process_version_id))) == {v1.id}
 
 
-def test_an_incident_is_migrated_to_a_fixed_version_then_retried(demo, uow, session_factory, ledger):
-    from sqlalchemy import update
-
-    from engine.models import Clinic
+def test_an_incident_is_migrated_to_a_fixed_version_then_retried(demo, uow, session_factory, ledger, incident_probe):
     from engine.usecases import instance_admin
-    from engine.usecases.deployments import deploy_processes
 
-    probe = Path(__file__).parent / "processes" / "incident_probe.bpmn"
-    with uow() as s:
-        deploy_processes(s, probe.parent)
-        s.execute(update(Clinic).where(Clinic.name == "Northside Clinic").values(process_id="incident_probe"))
     number = demo.invoice_numbers("NS")[0]
-    with uow() as s:
-        outcome = steps.complete_task(
-            s, demo.actor("billing"), number, "request_cancellation", {"reason": "other", "remarks": "x"}
-        )
+    outcome = demo.request("billing", number, reason="other", remarks="x")
     assert outcome.incident
     v1 = latest(uow, "incident_probe")
-    fixed = probe.read_text().replace("ledger_post(invoice_number=invoice_number)", 'ledger = "posted later by hand"')
+    fixed = incident_probe.read_text().replace(
+        "ledger_post(invoice_number=invoice_number)", 'ledger = "posted later by hand"'
+    )
     deploy(uow, demo.actor("analyst"), fixed.encode(), "incident_probe.bpmn")
     v2 = latest(uow, "incident_probe")
     with uow() as s:

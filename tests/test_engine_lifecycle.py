@@ -8,35 +8,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from engine.db import unit_of_work
 from engine.errors import Conflict, Forbidden, Invalid, NotFound
 from engine.models import AuditEvent, CancellationRequest, Invoice, ProcessInstance, UserTask
 from engine.reads import offers
-from engine.usecases import approval, steps
 from engine.workflow.runtime import runtime_of
-
-
-@pytest.fixture
-def uow(session_factory):
-    return lambda: unit_of_work(session_factory)
-
-
-def request(uow, actor, number, reason="duplicate", remarks="Billed twice"):
-    with uow() as s:
-        return steps.complete_task(s, actor, number, "request_cancellation", {"reason": reason, "remarks": remarks})
-
-
-def decide(uow, actor, number, decision, remarks=""):
-    with uow() as s:
-        req = s.scalars(
-            select(CancellationRequest).join(Invoice).where(Invoice.number == number).order_by(CancellationRequest.id)
-        ).all()[-1]
-        return approval.decide(s, actor, req.id, {"decision": decision, "decision_remarks": remarks})
-
-
-def cancel(uow, actor, number, remarks="Cancelled as approved"):
-    with uow() as s:
-        return steps.complete_task(s, actor, number, "cancel_invoice", {"cancel_remarks": remarks})
 
 
 def invoice(uow, number) -> Invoice:
@@ -48,7 +23,7 @@ def test_approval_path_request_approve_cancel(demo, uow):
     billing, approver = demo.actor("billing"), demo.actor("approver")
     number = demo.invoice_numbers("NS")[0]
 
-    request(uow, billing, number)
+    demo.request("billing", number)
     assert invoice(uow, number).approval_status == "requested"
     with uow() as s:
         ready = s.scalars(select(UserTask).where(UserTask.state == "ready")).all()
@@ -56,11 +31,11 @@ def test_approval_path_request_approve_cancel(demo, uow):
             ("review_request", "approver,admin", "financial_approval")
         ]
 
-    decide(uow, approver, number, "approve")
+    demo.decide("approver", number, "approve")
     assert invoice(uow, number).approval_status == "approved"
     assert invoice(uow, number).status == "open"
 
-    cancel(uow, billing, number)
+    demo.cancel("billing", number)
     inv = invoice(uow, number)
     assert (inv.status, inv.approval_status) == ("cancelled", "approved")
     with uow() as s:
@@ -79,17 +54,16 @@ def test_approval_path_request_approve_cancel(demo, uow):
 
 
 def test_reject_path_ends_the_instance_and_a_new_request_may_follow(demo, uow):
-    billing, approver = demo.actor("billing"), demo.actor("approver")
     number = demo.invoice_numbers("NS")[1]
-    request(uow, billing, number)
-    decide(uow, approver, number, "reject", "Invoice is correct")
+    demo.request("billing", number)
+    demo.decide("approver", number, "reject", "Invoice is correct")
     inv = invoice(uow, number)
     assert (inv.status, inv.approval_status) == ("open", "rejected")
     with uow() as s:
         assert s.scalars(select(ProcessInstance.status)).all() == ["completed"]
         assert s.scalars(select(CancellationRequest.decision_remarks)).one() == "Invoice is correct"
 
-    request(uow, billing, number, remarks="Second try")
+    demo.request("billing", number, remarks="Second try")
     assert invoice(uow, number).approval_status == "requested"
     with uow() as s:
         assert sorted(s.scalars(select(ProcessInstance.status)).all()) == ["completed", "running"]
@@ -101,7 +75,7 @@ def test_direct_path_cancels_at_once(demo, uow):
     with uow() as s:
         actions = offers.invoice_actions(s, lakeside, s.scalar(select(Invoice).where(Invoice.number == number)))
     assert [(a.name, a.enabled) for a in actions] == [("Cancel Invoice", True)]
-    cancel(uow, lakeside, number, "Wrong patient")
+    demo.cancel("lakeside", number, "Wrong patient")
     inv = invoice(uow, number)
     assert (inv.status, inv.approval_status) == ("cancelled", None)
     with uow() as s:
@@ -110,9 +84,8 @@ def test_direct_path_cancels_at_once(demo, uow):
 
 
 def test_workflow_state_round_trips_with_exact_decimal_amount(demo, uow):
-    billing = demo.actor("billing")
     number = demo.invoice_numbers("NS")[2]
-    request(uow, billing, number)
+    demo.request("billing", number)
     with uow() as s:
         instance = s.scalars(select(ProcessInstance)).one()
         assert "spec" not in json.loads(instance.state_json)  # the spec is stored once, with the version
@@ -127,9 +100,9 @@ def test_workflow_state_round_trips_with_exact_decimal_amount(demo, uow):
 def test_history_records_who_did_what_with_every_remark(demo, uow):
     billing, approver = demo.actor("billing"), demo.actor("approver")
     number = demo.invoice_numbers("NS")[3]
-    request(uow, billing, number, remarks="Duplicate of NS-1")
-    decide(uow, approver, number, "approve", "Confirmed duplicate")
-    cancel(uow, billing, number, "Done")
+    demo.request("billing", number, remarks="Duplicate of NS-1")
+    demo.decide("approver", number, "approve", "Confirmed duplicate")
+    demo.cancel("billing", number, "Done")
     with uow() as s:
         events = s.scalars(select(AuditEvent).where(AuditEvent.action == "task_completed").order_by(AuditEvent.id))
         rows = [(e.actor_id, json.loads(e.details)["task"], json.loads(e.details)["values"]) for e in events]
@@ -145,21 +118,20 @@ def test_history_records_who_did_what_with_every_remark(demo, uow):
 
 
 def test_supervisor_cannot_decide_own_request_but_another_approver_can(demo, uow, db_snapshot):
-    supervisor, approver = demo.actor("supervisor"), demo.actor("approver")
     number = demo.invoice_numbers("NS")[4]
-    request(uow, supervisor, number)
+    demo.request("supervisor", number)
     before = db_snapshot()
     with pytest.raises(Forbidden, match="You made this cancellation request"):
-        decide(uow, supervisor, number, "approve")
+        demo.decide("supervisor", number, "approve")
     assert db_snapshot() == before
-    decide(uow, approver, number, "approve")
+    demo.decide("approver", number, "approve")
     assert invoice(uow, number).approval_status == "approved"
 
 
 def test_admin_may_decide_as_the_approval_lane_names_clinic_administrator(demo, uow):
     number = demo.invoice_numbers("NS")[5]
-    request(uow, demo.actor("billing"), number)
-    decide(uow, demo.actor("admin"), number, "reject", "Not a duplicate")
+    demo.request("billing", number)
+    demo.decide("admin", number, "reject", "Not a duplicate")
     assert invoice(uow, number).approval_status == "rejected"
 
 
@@ -170,55 +142,54 @@ def test_admin_may_decide_as_the_approval_lane_names_clinic_administrator(demo, 
 def test_a_step_outside_ones_lane_is_refused_and_writes_nothing(demo, uow, db_snapshot, username, step):
     number = demo.invoice_numbers("NS")[6]
     if step == "decide":
-        request(uow, demo.actor("supervisor"), number)
+        demo.request("supervisor", number)
     before = db_snapshot()
     with pytest.raises(Forbidden):
         if step == "request":
-            request(uow, demo.actor(username), number)
+            demo.request(username, number)
         else:
-            decide(uow, demo.actor(username), number, "approve")
+            demo.decide(username, number, "approve")
     assert db_snapshot() == before
 
 
 def test_refusals_write_nothing(demo, uow, db_snapshot):
-    billing, approver = demo.actor("billing"), demo.actor("approver")
     number = demo.invoice_numbers("NS")[7]
     before = db_snapshot()
     with pytest.raises(Conflict, match="not possible yet"):
-        cancel(uow, billing, number)  # Cancel Invoice before approval
+        demo.cancel("billing", number)  # Cancel Invoice before approval
     with pytest.raises(Invalid) as invalid:
-        request(uow, billing, number, reason="", remarks="   ")
+        demo.request("billing", number, reason="", remarks="   ")
     assert set(invalid.value.errors) == {"reason", "remarks"}
     with pytest.raises(Invalid, match="must be one of"):
-        request(uow, billing, number, reason="because")
+        demo.request("billing", number, reason="because")
     with pytest.raises(Invalid, match="at most 1000"):
-        request(uow, billing, number, remarks="x" * 1001)
+        demo.request("billing", number, remarks="x" * 1001)
     with pytest.raises(NotFound):
-        request(uow, demo.actor("lakeside"), number)  # another clinic's invoice
+        demo.request("lakeside", number)  # another clinic's invoice
     assert db_snapshot() == before
 
-    request(uow, billing, number)
+    demo.request("billing", number)
     before = db_snapshot()
     with pytest.raises(Conflict, match=r"already has an open cancellation \(Requested\) that waits for Review request"):
-        request(uow, billing, number)  # a second request while one is pending
+        demo.request("billing", number)  # a second request while one is pending
     with pytest.raises(Conflict):
-        cancel(uow, billing, number)  # still not approved
+        demo.cancel("billing", number)  # still not approved
     with pytest.raises(Invalid, match="Remarks is required when Decision is Reject"):
-        decide(uow, approver, number, "reject", "  ")
+        demo.decide("approver", number, "reject", "  ")
     assert db_snapshot() == before
 
-    decide(uow, approver, number, "approve")
+    demo.decide("approver", number, "approve")
     before = db_snapshot()
     with pytest.raises(Conflict, match="already decided: it is Approved by Arjun Approver"):
-        decide(uow, demo.actor("admin"), number, "reject", "late")
+        demo.decide("admin", number, "reject", "late")
     assert db_snapshot() == before
 
-    cancel(uow, billing, number)
+    demo.cancel("billing", number)
     before = db_snapshot()
     with pytest.raises(Conflict, match="already cancelled"):
-        request(uow, billing, number)
+        demo.request("billing", number)
     with pytest.raises(Conflict, match="already cancelled"):
-        cancel(uow, billing, number)
+        demo.cancel("billing", number)
     assert db_snapshot() == before
 
 

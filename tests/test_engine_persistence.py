@@ -10,16 +10,12 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 
 from engine.db import unit_of_work
 from engine.models import AuditEvent, Invoice, ProcessInstance
-from engine.usecases import steps
 
 
 @pytest.fixture
-def requested(demo, session_factory):
+def requested(demo):
     number = demo.invoice_numbers("NS")[0]
-    with unit_of_work(session_factory) as s:
-        steps.complete_task(
-            s, demo.actor("billing"), number, "request_cancellation", {"reason": "duplicate", "remarks": "x"}
-        )
+    demo.request("billing", number, remarks="x")
     return number
 
 

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from sqlalchemy import select, update
+from helpers import task_url
+from sqlalchemy import select
 
 from engine.db import unit_of_work
 from engine.models import Clinic, Invoice, ProcessInstance
-from engine.usecases import steps
-from engine.usecases.deployments import deploy_processes
-
-TEST_PROCESSES = Path(__file__).parent / "processes"
 
 LIST = "/admin/instances"
 
@@ -22,10 +17,8 @@ def running(demo, session_factory):
     """Two Northside requests waiting for review; returns {number: instance_id}."""
     ids = {}
     for number in demo.invoice_numbers("NS")[:2]:
+        demo.request("billing", number, remarks="x")
         with unit_of_work(session_factory) as s:
-            steps.complete_task(
-                s, demo.actor("billing"), number, "request_cancellation", {"reason": "duplicate", "remarks": "x"}
-            )
             ids[number] = s.scalar(select(ProcessInstance.id).join(Invoice).where(Invoice.number == number))
     return ids
 
@@ -88,14 +81,11 @@ def test_terminate_through_the_page(web, running, db_snapshot):
     assert db_snapshot() == before
 
 
-def test_retry_through_the_page(web, demo, session_factory, ledger, db_snapshot):
-    with unit_of_work(session_factory) as s:
-        deploy_processes(s, TEST_PROCESSES)
-        s.execute(update(Clinic).where(Clinic.name == "Northside Clinic").values(process_id="incident_probe"))
+def test_retry_through_the_page(web, demo, session_factory, ledger, incident_probe, db_snapshot):
     number = demo.invoice_numbers("NS")[0]
     billing = web("billing")
     saved = billing.post(
-        f"/billing/invoices/{number}/tasks/request_cancellation",
+        task_url(number, "request_cancellation"),
         {"reason": "duplicate", "remarks": "x"},
         follow_redirects=True,
     )
@@ -132,8 +122,8 @@ def test_another_clinics_instance_is_not_found(web, demo, session_factory, db_sn
     from engine.models import RoleGrant, User
 
     number = demo.invoice_numbers("LS")[0]
+    demo.cancel("lakeside", number, "x")
     with unit_of_work(session_factory) as s:
-        steps.complete_task(s, demo.actor("lakeside"), number, "cancel_invoice", {"cancel_remarks": "x"})
         instance_id = s.scalar(select(ProcessInstance.id))
         lakeside = s.scalar(select(Clinic).where(Clinic.name == "Lakeside Clinic"))
         user = User(username="lsadmin", full_name="Lake Admin", password_hash=hash_password("demo"))

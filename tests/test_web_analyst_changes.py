@@ -5,49 +5,18 @@ Each test uploads through the Processes page as the demo analyst and drives the 
 
 from __future__ import annotations
 
-import io
 import re
 
 import pytest
-from sqlalchemy import select
+from helpers import REQUEST, copy_with, review_url, row_of, task_url, upload
 
-from engine.db import unit_of_work
-from engine.models import CancellationRequest, Invoice
-from engine.workflow.parsing import PROCESSES_DIR
-
-REQUEST = "invoice_cancellation_request.bpmn"
 POLICY = "approval_policy.dmn"
 QUEUE = "/billing/financial-approval/"
 
 
-def copy_with(name: str, *replacements: tuple[str, str]) -> bytes:
-    text = (PROCESSES_DIR / name).read_text()
-    for old, new in replacements:
-        assert old in text, f"{old!r} not in {name}"
-        text = text.replace(old, new, 1)
-    return text.encode()
-
-
-def upload(client, name: str, data: bytes):
-    return client.post(
-        "/admin/processes/deploy", {"file": (io.BytesIO(data), name)}, content_type="multipart/form-data"
-    )
-
-
-def request_url(number: str) -> str:
-    return f"/billing/invoices/{number}/tasks/request_cancellation"
-
-
-def review_url(factory, number: str) -> str:
-    with unit_of_work(factory) as s:
-        rid = s.scalars(select(CancellationRequest.id).join(Invoice).where(Invoice.number == number)).all()[-1]
-    return f"/billing/financial-approval/requests/{rid}"
-
-
 def approval_cell(client, number: str) -> str:
     html = client.get("/billing/invoices", query_string={"q": number}).text
-    row = re.search(rf'<tr[^>]*data-number="{number}".*?</tr>', html, re.S).group(0)
-    return re.findall(r"<td>(.*?)</td>", row, re.S)[-1].strip()
+    return re.findall(r"<td>(.*?)</td>", row_of(html, number), re.S)[-1].strip()
 
 
 @pytest.fixture
@@ -66,12 +35,13 @@ def test_1_a_form_field_added_to_the_request_appears_is_validated_and_kept(analy
     assert deployed.status_code == 302
     assert "is now version 2" in analyst.get("/admin/processes/").text
     billing, number = web("billing"), demo.invoice_numbers("NS")[0]
-    assert "Duplicate of invoice" in billing.get(request_url(number)).text
-    refused = billing.post(request_url(number), {"reason": "duplicate", "remarks": "x"})
+    url = task_url(number, "request_cancellation")
+    assert "Duplicate of invoice" in billing.get(url).text
+    refused = billing.post(url, {"reason": "duplicate", "remarks": "x"})
     assert refused.status_code == 422 and "Duplicate of invoice is required" in refused.text
-    too_long = billing.post(request_url(number), {"reason": "duplicate", "remarks": "x", "duplicate_of": "N" * 21})
+    too_long = billing.post(url, {"reason": "duplicate", "remarks": "x", "duplicate_of": "N" * 21})
     assert "shorten it to at most 20" in too_long.text
-    ok = billing.post(request_url(number), {"reason": "duplicate", "remarks": "x", "duplicate_of": "NS-2026-00007"})
+    ok = billing.post(url, {"reason": "duplicate", "remarks": "x", "duplicate_of": "NS-2026-00007"})
     assert ok.status_code == 302
     history = billing.get(f"/billing/invoices/{number}").text
     assert "Duplicate of invoice" in history and "NS-2026-00007" in history
@@ -85,7 +55,7 @@ def test_2_a_changed_dmn_threshold_routes_just_below_and_just_above(analyst, web
     demo.set_amount(above, "500.00")
     billing, approver = web("billing"), web("approver")
     for number in (below, above):
-        billing.post(request_url(number), {"reason": "other", "remarks": "x"})
+        billing.post(task_url(number, "request_cancellation"), {"reason": "other", "remarks": "x"})
         assert approver.post(review_url(session_factory, number), {"decision": "approve"}).status_code == 302
     assert approval_cell(billing, below) == "Approved"
     assert approval_cell(billing, above) == "Requested — awaiting Clinic administrator"
@@ -102,7 +72,7 @@ def test_3_the_review_moved_to_another_lane_goes_to_that_roles_queue(analyst, we
     )
     assert upload(analyst, REQUEST, moved).status_code == 302
     number = demo.invoice_numbers("NS")[0]
-    web("billing").post(request_url(number), {"reason": "other", "remarks": "x"})
+    web("billing").post(task_url(number, "request_cancellation"), {"reason": "other", "remarks": "x"})
     assert number not in web("approver").get(QUEUE).text
     admin_queue = web("admin").get(QUEUE).text
     assert number in admin_queue and "awaiting Clinic administrator" in admin_queue
@@ -141,7 +111,7 @@ def test_4_a_script_task_added_sets_a_variable_shown_in_the_history(analyst, web
     assert upload(analyst, REQUEST, changed).status_code == 302
     number = demo.invoice_numbers("NS")[0]
     billing = web("billing")
-    billing.post(request_url(number), {"reason": "other", "remarks": "x"})
+    billing.post(task_url(number, "request_cancellation"), {"reason": "other", "remarks": "x"})
     history = billing.get(f"/billing/invoices/{number}").text
     assert re.search(r"<td>Set priority</td>\s*<td><dl class=\"values\"><dt>priority</dt><dd>normal</dd>", history)
 
@@ -151,7 +121,7 @@ def test_5_a_broken_diagram_is_refused_and_the_running_version_keeps_working(
 ):
     first = demo.invoice_numbers("NS")[0]
     billing = web("billing")
-    billing.post(request_url(first), {"reason": "other", "remarks": "in flight"})
+    billing.post(task_url(first, "request_cancellation"), {"reason": "other", "remarks": "in flight"})
     before = db_snapshot()
     broken = copy_with(
         REQUEST,
@@ -167,5 +137,6 @@ def test_5_a_broken_diagram_is_refused_and_the_running_version_keeps_working(
     assert db_snapshot() == before
     assert web("approver").post(review_url(session_factory, first), {"decision": "approve"}).status_code == 302
     second = demo.invoice_numbers("NS")[1]
-    assert billing.post(request_url(second), {"reason": "other", "remarks": "new"}).status_code == 302
+    saved = billing.post(task_url(second, "request_cancellation"), {"reason": "other", "remarks": "new"})
+    assert saved.status_code == 302
     assert approval_cell(billing, first) == "Approved" and approval_cell(billing, second).startswith("Requested")

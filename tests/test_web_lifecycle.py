@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 from datetime import UTC, datetime, timedelta
 
+from helpers import latest_request_id, review_url, row_of, task_url
 from sqlalchemy import select, update
 
 from engine.db import unit_of_work
@@ -13,26 +13,6 @@ from engine.models import CancellationRequest, Invoice
 from engine.workflow.parsing import PROCESSES_DIR
 
 APPROVAL_QUEUE = "/billing/financial-approval/"
-
-
-def task_url(number: str, element_id: str) -> str:
-    return f"/billing/invoices/{number}/tasks/{element_id}"
-
-
-def row_of(html: str, number: str) -> str:
-    match = re.search(rf'<tr[^>]*data-number="{re.escape(number)}".*?</tr>', html, re.S)
-    assert match, f"no row for {number}"
-    return match.group(0)
-
-
-def request_id(factory, number: str) -> int:
-    with unit_of_work(factory) as s:
-        return s.scalars(
-            select(CancellationRequest.id)
-            .join(Invoice)
-            .where(Invoice.number == number)
-            .order_by(CancellationRequest.id)
-        ).all()[-1]
 
 
 def test_login_and_logout(web, demo):
@@ -103,11 +83,11 @@ def test_request_approve_cancel_through_the_pages(web, demo, session_factory):
 
     queue = approver.get(APPROVAL_QUEUE).text
     assert number in queue and "Billed twice" in queue and "Duplicate invoice" in queue and "Review" in queue
-    review_url = f"/billing/financial-approval/requests/{request_id(session_factory, number)}"
-    review = approver.get(review_url).text
+    url = review_url(session_factory, number)
+    review = approver.get(url).text
     assert 'type="radio" name="decision" value="approve"' in review
     assert 'type="radio" name="decision" value="reject"' in review
-    assert approver.post(review_url, {"decision": "approve"}).status_code == 302
+    assert approver.post(url, {"decision": "approve"}).status_code == 302
     assert number not in approver.get(APPROVAL_QUEUE).text
     assert number in approver.get(APPROVAL_QUEUE, query_string={"status": "approved"}).text
     assert "Approved" in row_of(billing.get("/billing/invoices").text, number)
@@ -131,8 +111,8 @@ def test_reject_then_new_request(web, demo, session_factory):
     number = demo.invoice_numbers("NS")[1]
     billing, approver = web("billing"), web("approver")
     billing.post(task_url(number, "request_cancellation"), {"reason": "other", "remarks": "Typo"})
-    review_url = f"/billing/financial-approval/requests/{request_id(session_factory, number)}"
-    assert approver.post(review_url, {"decision": "reject", "decision_remarks": "Invoice is right"}).status_code == 302
+    url = review_url(session_factory, number)
+    assert approver.post(url, {"decision": "reject", "decision_remarks": "Invoice is right"}).status_code == 302
     assert "Rejected" in row_of(billing.get("/billing/invoices").text, number)
     assert number in approver.get(APPROVAL_QUEUE, query_string={"status": "rejected"}).text
     assert (
@@ -161,7 +141,7 @@ def test_approval_queue_filters_by_clinic_dates(web, demo, session_factory):
     with unit_of_work(session_factory) as s:
         s.execute(
             update(CancellationRequest)
-            .where(CancellationRequest.id == request_id(session_factory, numbers[0]))
+            .where(CancellationRequest.id == latest_request_id(session_factory, numbers[0]))
             .values(requested_at=datetime(2026, 3, 10, 2, 30, tzinfo=UTC))
         )
     on_ninth = approver.get(APPROVAL_QUEUE, query_string={"from": "2026-03-09", "to": "2026-03-09"}).text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from helpers import review_url, task_url
 
 
 @pytest.mark.parametrize(
@@ -40,9 +41,7 @@ def test_nul_characters_are_refused_everywhere(web, demo, db_snapshot, app):
     before = db_snapshot()
     assert billing.get("/billing/invoices?q=a%00b").status_code == 422
     assert billing.get("/billing/invoices/a%00b").status_code == 422
-    saved = billing.post(
-        f"/billing/invoices/{number}/tasks/request_cancellation", {"reason": "other", "remarks": "x\x00y"}
-    )
+    saved = billing.post(task_url(number, "request_cancellation"), {"reason": "other", "remarks": "x\x00y"})
     assert saved.status_code == 422 and "NUL character" in saved.text
     api = app.test_client()
     refused = api.post("/api/tokens", json={"username": "a\u0000", "password": "demo"})
@@ -56,19 +55,11 @@ def test_a_body_over_2_mb_is_refused_before_it_is_read(app, demo):
 
 
 def test_a_malformed_review_step_is_refused(web, demo, session_factory, db_snapshot):
-    from sqlalchemy import select
-
-    from engine.db import unit_of_work
-    from engine.models import CancellationRequest
-
     number = demo.invoice_numbers("NS")[0]
-    web("billing").post(f"/billing/invoices/{number}/tasks/request_cancellation", {"reason": "other", "remarks": "x"})
-    with unit_of_work(session_factory) as s:
-        rid = s.scalar(select(CancellationRequest.id))
+    web("billing").post(task_url(number, "request_cancellation"), {"reason": "other", "remarks": "x"})
+    url = review_url(session_factory, number)
     before = db_snapshot()
-    stale = web("approver").post(
-        f"/billing/financial-approval/requests/{rid}", {"decision": "approve", "step": "9" * 30}
-    )
+    stale = web("approver").post(url, {"decision": "approve", "step": "9" * 30})
     assert stale.status_code == 409 and "out of date" in stale.text
     assert db_snapshot() == before
 

@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import io
 
+from helpers import REQUEST, copy_with, task_url, upload
 from sqlalchemy import select
 
 from engine.db import unit_of_work
 from engine.models import ProcessVersion
-from engine.workflow.parsing import PROCESSES_DIR
 
 PAGE = "/admin/processes/"
-REQUEST = "invoice_cancellation_request.bpmn"
-
-
-def upload(client, name, data):
-    return client.post(PAGE + "deploy", {"file": (io.BytesIO(data), name)}, content_type="multipart/form-data")
 
 
 def renamed_review() -> bytes:
-    text = (PROCESSES_DIR / REQUEST).read_text()
-    return text.replace('name="Review request"', 'name="Review the request"', 1).encode()
+    return copy_with(REQUEST, ('name="Review request"', 'name="Review the request"'))
 
 
 def version_ids(factory) -> list[int]:
@@ -90,7 +84,7 @@ def test_deploy_refusals_on_the_page(web, demo, db_snapshot):
 
 def test_migrate_dry_run_then_apply(web, demo, session_factory, db_snapshot):
     number = demo.invoice_numbers("NS")[0]
-    web("billing").post(f"/billing/invoices/{number}/tasks/request_cancellation", {"reason": "other", "remarks": "x"})
+    web("billing").post(task_url(number, "request_cancellation"), {"reason": "other", "remarks": "x"})
     analyst, admin = web("analyst"), web("admin")
     upload(analyst, REQUEST, renamed_review())
     old, new = version_ids(session_factory)

@@ -3,27 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from helpers import review_url, task_url
 from sqlalchemy import select
 
 from engine.db import unit_of_work
-from engine.models import CancellationRequest, Invoice
 
 QUEUE = "/billing/financial-approval/"
-
-
-def task_url(number: str, element_id: str) -> str:
-    return f"/billing/invoices/{number}/tasks/{element_id}"
-
-
-def review_url(factory, number: str) -> str:
-    with unit_of_work(factory) as s:
-        rid = s.scalars(
-            select(CancellationRequest.id)
-            .join(Invoice)
-            .where(Invoice.number == number)
-            .order_by(CancellationRequest.id)
-        ).all()[-1]
-    return f"/billing/financial-approval/requests/{rid}"
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Home > Administration > Process Instances in a real browser, as the clinic administrator uses it.
 
-The requests the admin looks at are made through the engine (services.complete_task): making them through the
+The requests the admin looks at are made through the engine (demo.request, tests/conftest.py): making them through the
 UI is covered by test_lifecycle_browser.py. Everything the admin does is done in the page, like a person does.
 """
 
@@ -8,15 +8,9 @@ from __future__ import annotations
 
 import re
 
+from browsing import INVOICE_LIST, REQUESTED, cell, log_in, main_nav
 from playwright.sync_api import ConsoleMessage, Error, Locator, Page, expect
 
-from engine.db import unit_of_work
-from engine.usecases import steps
-
-# "Requested", or "Requested — awaiting <the lane of the step it waits on>".
-REQUESTED = re.compile(r"^Requested( — awaiting .+)?$")
-
-INVOICE_LIST = re.compile(r"/billing/invoices(\?.*)?$")
 INSTANCE_LIST = re.compile(r"/admin/instances(\?.*)?$")
 INSTANCE_PAGE = re.compile(r"/admin/instances/\d+$")
 WAITING_FOR_REVIEW = "Review request — Approver, Clinic administrator"
@@ -24,27 +18,7 @@ TERMINATE_REASON = "Duplicate request: the clinic asked for it twice."
 
 
 # ---------------------------------------------------------------- helpers: what a person does
-# (log_in and cell follow tests/browser/test_lifecycle_browser.py; test modules do not import each other)
-
-
-def log_in(page: Page, username: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill("demo")
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(INVOICE_LIST)
-    expect(page.get_by_role("button", name="Log out")).to_be_visible()
-
-
-def cell(row: Locator, column: str) -> Locator:
-    """The row's cell under the column header `column` (looked up by header text, not by position)."""
-    table = row.locator("xpath=ancestor::table[1]")
-    headers = [h.strip() for h in table.get_by_role("columnheader").all_inner_texts()]
-    return row.get_by_role("cell").nth(headers.index(column))
-
-
-def main_nav(page: Page, link: str) -> None:
-    page.get_by_role("navigation", name="Main").get_by_role("link", name=link, exact=True).click()
+# (log_in, main_nav and cell are in tests/browser/browsing.py, shared with test_lifecycle_browser.py)
 
 
 def open_instances(page: Page) -> Locator:
@@ -95,19 +69,6 @@ def terminate(page: Page, reason: str) -> int:
     return answer.value.status
 
 
-def request_cancellations(session_factory, actor, numbers: list[str]) -> None:
-    """Billing staff submit an Invoice Cancellation Request for each invoice (through the engine)."""
-    for number in numbers:
-        with unit_of_work(session_factory) as session:
-            steps.complete_task(
-                session,
-                actor,
-                number,
-                "request_cancellation",
-                {"reason": "duplicate", "remarks": f"Billed twice: {number}."},
-            )
-
-
 def console_errors(page: Page) -> list[str]:
     """Console messages of type "error" and uncaught page errors, collected from now on (CSP reports included)."""
     errors: list[str] = []
@@ -127,9 +88,10 @@ def console_errors(page: Page) -> list[str]:
 # ---------------------------------------------------------------- tests
 
 
-def test_admin_sees_waiting_task_highlighted_and_terminates_another(page: Page, demo, session_factory):
+def test_admin_sees_waiting_task_highlighted_and_terminates_another(page: Page, demo):
     requested = demo.invoice_numbers("NS")[:2]
-    request_cancellations(session_factory, demo.actor("billing"), requested)
+    for number in requested:  # Billing staff ask to cancel each invoice (through the engine)
+        demo.request("billing", number, remarks=f"Billed twice: {number}.")
     errors = console_errors(page)
 
     log_in(page, "admin")

@@ -7,25 +7,14 @@ from __future__ import annotations
 
 import re
 
+from browsing import INVOICE_LIST, REQUESTED, cell, log_in, main_nav
 from playwright.sync_api import Locator, Page, expect
 
-# "Requested", or "Requested — awaiting <the lane of the step it waits on>".
-REQUESTED = re.compile(r"^Requested( — awaiting .+)?$")
-
-INVOICE_LIST = re.compile(r"/billing/invoices(\?.*)?$")
 HTML_REMARKS = "<img src=x onerror=alert(1)><b>bold</b>"
 
 
 # ---------------------------------------------------------------- helpers: what a person does
-
-
-def log_in(page: Page, username: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill("demo")
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(INVOICE_LIST)
-    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+# (log_in, main_nav and cell are in tests/browser/browsing.py, shared with test_admin_browser.py)
 
 
 def log_out(page: Page) -> None:
@@ -36,7 +25,7 @@ def log_out(page: Page) -> None:
 
 def search_invoice(page: Page, number: str) -> Locator:
     """Home > Billing > Invoice, search the number; returns the invoice's row."""
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Invoice", exact=True).click()
+    main_nav(page, "Invoice")
     expect(page).to_have_url(INVOICE_LIST)
     page.get_by_label("Search").fill(number)
     page.get_by_role("button", name="Search").click()
@@ -49,13 +38,6 @@ def invoice_row(page: Page, number: str) -> Locator:
     row = table.get_by_role("row").filter(has=page.get_by_role("link", name=number, exact=True))
     expect(row).to_have_count(1)
     return row
-
-
-def cell(row: Locator, column: str) -> Locator:
-    """The row's cell under the column header `column` (looked up by header text, not by position)."""
-    table = row.locator("xpath=ancestor::table[1]")
-    headers = [h.strip() for h in table.get_by_role("columnheader").all_inner_texts()]
-    return row.get_by_role("cell").nth(headers.index(column))
 
 
 def select_row(row: Locator) -> None:
