@@ -337,6 +337,8 @@ class IdempotentResponse(Base):
     path: Mapped[str] = mapped_column(String(500))
     status: Mapped[int] = mapped_column(Integer)
     body: Mapped[str] = mapped_column(Text)
+    # SHA-256 of the first request's canonical JSON body (NULL for records kept before migration 0008)
+    request_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

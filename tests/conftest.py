@@ -8,12 +8,17 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
+import subprocess
+import sys
 import threading
+import time
+import urllib.request
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from helpers import latest_request_id
+from helpers import Api, latest_request_id
 from sqlalchemy import create_engine, select, text, update
 from werkzeug.serving import make_server
 
@@ -28,6 +33,7 @@ from engine.usecases.deployments import deploy_processes
 from webapp import create_app
 
 TEST_DB = os.environ.get("TEST_DB", "sqlite")
+ROOT = Path(__file__).resolve().parent.parent
 TEST_PROCESSES = Path(__file__).parent / "processes"
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 
@@ -251,3 +257,62 @@ def live_server(app, demo):
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def api(app, demo):
+    """api("billing") is an API client with billing's token; api() has none."""
+
+    def login(username: str | None = None) -> Api:
+        client = app.test_client()
+        if username is None:
+            return Api(client)
+        response = client.post("/api/tokens", json={"username": username, "password": "demo"})
+        assert response.status_code == 201, response.json
+        return Api(client, response.json["token"])
+
+    return login
+
+
+@pytest.fixture
+def gunicorn_server(database_url, demo, tmp_path):
+    """The server `make run` starts (gunicorn, 2 workers, gunicorn.conf.py), on the test's database with the demo
+    data; yields (base URL, access log path)."""
+    port = _free_port()
+    log = tmp_path / "access.log"
+    env = dict(os.environ, DATABASE_URL=database_url, SECRET_KEY="test-only-key", INSTANCE_PATH=str(tmp_path))
+    command = [str(Path(sys.executable).parent / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{port}"]
+    command += ["--access-logfile", str(log), "wsgi:app"]
+    with open(tmp_path / "gunicorn.err", "w") as errors:
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=errors, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            _wait_for(base, server, tmp_path / "gunicorn.err")
+            yield base, log
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_for(base: str, server: subprocess.Popen, errors: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"gunicorn stopped (exit {server.returncode}):\n{errors.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=2) as answer:  # noqa: S310 - our own server
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    pytest.fail("gunicorn did not answer /healthz within 60 s")

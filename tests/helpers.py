@@ -81,3 +81,29 @@ def run_together(*actions):
     for thread in threads:
         thread.join(90)
     return results
+
+
+class Api:
+    """Flask's test client as another system uses the JSON API: a bearer token on every call."""
+
+    def __init__(self, client, token=None):
+        self.client, self.token = client, token
+
+    def headers(self, extra=None):
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        return headers | (extra or {})
+
+    def get(self, url, **kwargs):
+        return self.client.get(url, headers=self.headers(), **kwargs)
+
+    def post(self, url, payload=None, headers=None, **kwargs):
+        return self.client.post(url, json=payload, headers=self.headers(headers), **kwargs)
+
+    def delete(self, url):
+        return self.client.delete(url, headers=self.headers())
+
+
+def assert_error(response, status: int, code: str, words: str = ""):
+    assert response.status_code == status, response.json
+    assert response.is_json and response.json["error"]["code"] == code
+    assert words in response.json["error"]["message"]

@@ -5,49 +5,12 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime, timedelta
 
-import pytest
+from helpers import Api, assert_error
 from sqlalchemy import select, update
 
 from engine.db import unit_of_work
 from engine.models import ApiToken, CancellationRequest
 from engine.workflow.parsing import PROCESSES_DIR
-
-
-class Api:
-    def __init__(self, client, token=None):
-        self.client, self.token = client, token
-
-    def headers(self, extra=None):
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        return headers | (extra or {})
-
-    def get(self, url, **kwargs):
-        return self.client.get(url, headers=self.headers(), **kwargs)
-
-    def post(self, url, payload=None, headers=None, **kwargs):
-        return self.client.post(url, json=payload, headers=self.headers(headers), **kwargs)
-
-    def delete(self, url):
-        return self.client.delete(url, headers=self.headers())
-
-
-@pytest.fixture
-def api(app, demo):
-    def login(username: str | None = None) -> Api:
-        client = app.test_client()
-        if username is None:
-            return Api(client)
-        response = client.post("/api/tokens", json={"username": username, "password": "demo"})
-        assert response.status_code == 201, response.json
-        return Api(client, response.json["token"])
-
-    return login
-
-
-def assert_error(response, status: int, code: str, words: str = ""):
-    assert response.status_code == status, response.json
-    assert response.is_json and response.json["error"]["code"] == code
-    assert words in response.json["error"]["message"]
 
 
 def test_tokens_are_hashed_expire_and_can_be_revoked(api, session_factory):
@@ -216,7 +179,7 @@ def test_idempotency_key_replays_the_first_response(api, demo, db_snapshot):
     assert again.status_code == 201 and again.json == first.json and again.headers["Idempotent-Replayed"] == "true"
     assert db_snapshot() == before
     reused = billing.post(f"/api/invoices/{number}/cancel", {"remarks": "x"}, key)
-    assert_error(reused, 422, "invalid", "used for another request")
+    assert_error(reused, 422, "idempotency_key_reused", "used for another request")
 
 
 def test_a_field_added_in_the_diagram_is_accepted_and_validated_without_code(api, demo, web):

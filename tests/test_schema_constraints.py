@@ -314,7 +314,7 @@ def test_sqlite_upgrade_keeps_every_row_index_and_reference(sqlite_at_0006):
     assert before["revision"] == [("0006",)] and all(before["rows"][t] for t in CONSTRAINTS)
     assert before["rows"]["audit_events"] and before["rows"]["user_tasks"]
 
-    command.upgrade(cfg, "head")
+    command.upgrade(cfg, "0007")
     after = sqlite_state(sqlite_at_0006)
     assert after["revision"] == [("0007",)]
     for key in ("rows", "indexes", "triggers", "columns", "foreign_keys"):
@@ -345,7 +345,7 @@ def test_sqlite_upgrade_keeps_every_row_index_and_reference(sqlite_at_0006):
     assert not any(down["checks"].values())
     assert down["foreign_key_check"] == [] and down["integrity_check"] == [("ok",)]
 
-    command.upgrade(cfg, "head")
+    command.upgrade(cfg, "0007")
     again = sqlite_state(sqlite_at_0006)
     assert again["rows"] == before["rows"] and again["indexes"] == before["indexes"]
     assert {t: c for t, c in again["checks"].items() if c} == CONSTRAINTS
@@ -409,7 +409,7 @@ def test_postgres_downgrade_and_upgrade_again():
                 return {t: {c["name"] for c in inspector.get_check_constraints(t)} for t in CONSTRAINTS}
 
             assert checks() == CONSTRAINTS
-            command.downgrade(cfg, "-1")
+            command.downgrade(cfg, "0006")
             assert checks() == {t: set() for t in CONSTRAINTS}
             with engine.begin() as conn:
                 conn.execute(

@@ -99,9 +99,10 @@ def idempotent(action: Callable[..., tuple[dict, int]]):
         with uow(read_only=True) as session:
             return idempotency.find(session, actor.user_id, key)
 
+    request_hash = idempotency.fingerprint(request.get_json(silent=True))
+
     def replay(found: IdempotentResponse):
-        if (found.method, found.path) != (request.method, request.path):
-            raise Invalid({"Idempotency-Key": "This Idempotency-Key was used for another request: use a new key."})
+        idempotency.check_same_request(found, request.method, request.path, request_hash)
         response = Response(found.body, status=found.status, mimetype="application/json")
         response.headers["Idempotent-Replayed"] = "true"
         return response
@@ -113,13 +114,20 @@ def idempotent(action: Callable[..., tuple[dict, int]]):
             payload, status = action(session, actor)
             if key:
                 idempotency.remember(
-                    session, actor.user_id, key, request.method, request.path, status, json.dumps(payload)
+                    session, actor.user_id, key, request.method, request.path, status, json.dumps(payload), request_hash
                 )
     except (DomainError, IntegrityError):
         if key and (found := stored()) is not None:  # a simultaneous retry committed first
             return replay(found)
         raise
     return jsonify(payload), status
+
+
+def _saved(payload: dict, outcome, status: int) -> tuple[dict, int]:
+    """The answer to a SAVE: 202 with the incident when the input was saved but the next step failed."""
+    if outcome.incident:
+        return payload | {"incident": representations.incident_json(outcome.instance)}, 202
+    return payload, status
 
 
 # ---- tokens ---------------------------------------------------------------------------------------------------
@@ -182,7 +190,7 @@ def create_request(number: str):
         outcome = cancellation.request_cancellation(session, actor, number, data)
         session.flush()
         request = representations.latest_request(session, outcome.invoice)
-        return representations.request_json(session, request, outcome.instance), 201
+        return _saved(representations.request_json(session, request, outcome.instance), outcome, 201)
 
     return idempotent(action)
 
@@ -194,7 +202,7 @@ def cancel(number: str):
     def action(session, actor):
         outcome = cancellation.cancel_invoice(session, actor, number, data)
         session.flush()
-        return _invoice_json(session, outcome.invoice), 200
+        return _saved(_invoice_json(session, outcome.invoice), outcome, 200)
 
     return idempotent(action)
 
@@ -244,7 +252,7 @@ def decide(request_id: int):
         session.flush()
         found = approval.get_request(session, actor, request_id)
         session.refresh(found)  # who decided: the relationship follows the id set during the action
-        return representations.request_json(session, found, outcome.instance), 200
+        return _saved(representations.request_json(session, found, outcome.instance), outcome, 200)
 
     return idempotent(action)
 

@@ -46,6 +46,11 @@ IDEMPOTENCY = _param(
 )
 
 
+def _incident(schema: str) -> dict:
+    """202: the input was saved but the next step failed; the body carries `incident`."""
+    return {"202": _json(ref(schema), "Saved, but the next step failed: see `incident`")}
+
+
 def _op(summary: str, responses: dict, params=(), body: str | None = None, public: bool = False) -> dict:
     op = {"summary": summary, "parameters": list(params), "responses": responses}
     if body:
@@ -88,7 +93,11 @@ PATHS = {
     "/api/invoices/{number}/cancellation-requests": {
         "post": _op(
             "Submit an Invoice Cancellation Request",
-            {"201": _json(ref("CancellationRequest"), "Requested"), **_errors(400, 401, 403, 404, 409, 422)},
+            {
+                "201": _json(ref("CancellationRequest"), "Requested"),
+                **_incident("CancellationRequest"),
+                **_errors(400, 401, 403, 404, 409, 422),
+            },
             [NUMBER, IDEMPOTENCY],
             body="FormBody",
         )
@@ -96,7 +105,11 @@ PATHS = {
     "/api/invoices/{number}/cancel": {
         "post": _op(
             "Cancel Invoice",
-            {"200": _json(ref("Invoice"), "Cancelled"), **_errors(400, 401, 403, 404, 409, 422)},
+            {
+                "200": _json(ref("Invoice"), "Cancelled"),
+                **_incident("Invoice"),
+                **_errors(400, 401, 403, 404, 409, 422),
+            },
             [NUMBER, IDEMPOTENCY],
             body="FormBody",
         )
@@ -136,7 +149,11 @@ PATHS = {
     "/api/cancellation-requests/{request_id}/decision": {
         "post": _op(
             "Decide the step the request waits on",
-            {"200": _json(ref("CancellationRequest"), "Decided"), **_errors(400, 401, 403, 404, 409, 422)},
+            {
+                "200": _json(ref("CancellationRequest"), "Decided"),
+                **_incident("CancellationRequest"),
+                **_errors(400, 401, 403, 404, 409, 422),
+            },
             [REQUEST_ID, IDEMPOTENCY],
             body="DecisionBody",
         )

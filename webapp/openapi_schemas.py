@@ -136,7 +136,14 @@ SCHEMAS = {
             "decision": _nullable("Decision"),
             "approvals": {"type": "array", "items": ref("Approval")},
             "process_instance_id": {"type": "integer"},
+            "incident": ref("Incident"),
         },
+    },
+    "Incident": {
+        "type": "object",
+        "description": "The input was saved, but the step after it failed: the clinic administrator follows it up.",
+        "required": ["element", "message", "at"],
+        "properties": {"element": NULLABLE_STRING, "message": {"type": "string"}, "at": DATE_TIME},
     },
     "HistoryEntry": {
         "type": "object",
@@ -172,6 +179,7 @@ SCHEMAS = {
             "cancellation_request": _nullable("CancellationRequest"),
             "allowed_actions": {"type": "array", "items": {"enum": ["request_cancellation", "cancel"]}},
             "history": {"type": "array", "items": ref("HistoryEntry")},
+            "incident": ref("Incident"),
         },
     },
     "InvoicePage": _page("Invoice"),

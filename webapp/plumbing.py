@@ -36,6 +36,21 @@ APPROVAL_LABELS = {status.value: status.label for status in RequestStatus}
 
 
 _SMALL_INT = re.compile(r"[0-9]{1,9}")
+MAX_JSON_DEPTH = 32  # the API's bodies are two levels deep
+_JSON_STRING = re.compile(rb'"(?:\\.|[^"\\])*"')
+_JSON_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+def json_depth(body: bytes) -> int:
+    """How deeply a JSON text nests arrays and objects (brackets inside strings do not count)."""
+    depth = deepest = 0
+    for bracket in _JSON_BRACKET.findall(_JSON_STRING.sub(b"", body)):
+        if bracket in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
 
 
 def small_int(text: str | None) -> int | None:
@@ -89,6 +104,19 @@ def init_app(app: Flask) -> None:
                 return jsonify(error={"code": "invalid", "message": message}), 422
             return render_template("error.html", title="Not accepted", message=message), 422
         return None
+
+    @app.before_request
+    def refuse_deep_json():
+        """Nesting deeper than MAX_JSON_DEPTH is refused before parsing (the parser would recurse out of stack)."""
+        if not request.is_json:
+            return None
+        depth = json_depth(request.get_data(cache=True))
+        if depth <= MAX_JSON_DEPTH:
+            return None
+        message = f"The JSON body is nested {depth} levels deep; send at most {MAX_JSON_DEPTH} levels."
+        if request.path.startswith("/api/"):
+            return jsonify(error={"code": "bad_request", "message": message}), 400
+        return render_template("error.html", title="Not accepted", message=message), 400
 
     @app.after_request
     def security_headers(response):

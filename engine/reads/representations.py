@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from sqlalchemy import select
@@ -17,6 +18,25 @@ from .offers import CANCEL_STEP, REQUEST_STEP, Action, actions_for_invoices
 # The API names the invoice screen's steps by what they do, whatever the diagram's element ids.
 API_ACTIONS = {REQUEST_STEP: "request_cancellation", CANCEL_STEP: "cancel"}
 DECISIONS = {RequestStatus.APPROVED: "approve", RequestStatus.COMPLETED: "approve", RequestStatus.REJECTED: "reject"}
+
+
+_ERROR_KIND = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*):")
+
+
+def incident_json(instance: ProcessInstance, full: bool = False) -> dict | None:
+    """The instance's incident: where and when; the error text itself only for its clinic's administrators
+    (`full`), since a script's message may carry the instance's data. Others read the error's kind."""
+    if instance.status != InstanceStatus.INCIDENT:
+        return None
+    message = instance.incident_message or ""
+    if not full:
+        match = _ERROR_KIND.match(message)
+        kind = f" ({match.group(1)})" if match else ""
+        message = (
+            f"The step '{instance.incident_element}' failed{kind}; your input was saved and the clinic "
+            "administrator follows it up."
+        )
+    return {"element": instance.incident_element, "message": message, "at": iso(instance.incident_at)}
 
 
 def iso(value: datetime | None) -> str | None:
@@ -134,13 +154,7 @@ def instance_json(session: Session, instance: ProcessInstance) -> dict:
     rows = session.scalars(select(UserTask).where(UserTask.instance_id == instance.id).order_by(UserTask.id)).all()
     ids = {r.completed_by_id for r in rows if r.completed_by_id}
     users = dict(session.execute(select(User.id, User.username).where(User.id.in_(ids))).all()) if ids else {}
-    incident = None
-    if instance.status == InstanceStatus.INCIDENT:
-        incident = {
-            "element": instance.incident_element,
-            "message": instance.incident_message,
-            "at": iso(instance.incident_at),
-        }
+    incident = incident_json(instance, full=True)  # the API's instances are for clinic administrators
     return {
         "id": instance.id,
         "process_id": instance.version.process_id,

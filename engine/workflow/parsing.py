@@ -301,11 +301,27 @@ def screen_of(task_spec) -> Screen | str:
     return (getattr(task_spec, "extensions", None) or {}).get("screen", Screen.INVOICE)
 
 
-def read_directory(directory: Path) -> list[Source]:
-    paths = sorted([*directory.glob("*.bpmn"), *directory.glob("*.dmn")])
-    return [Source(p.name, str(p), p.read_text(encoding="utf-8")) for p in paths]
+def read_directory(directory: Path) -> tuple[list[Source], list[ProcessDefinitionError]]:
+    """The folder's .bpmn and .dmn files, and a problem for each one that cannot be read as UTF-8 text."""
+    sources, problems = [], []
+    for path in sorted([*directory.glob("*.bpmn"), *directory.glob("*.dmn")]):
+        try:
+            sources.append(Source(path.name, str(path), path.read_text(encoding="utf-8")))
+        except UnicodeDecodeError as exc:
+            message = f"the file is not UTF-8 text (byte {exc.start}): save it from the modeller as UTF-8 XML"
+            problems.append(ProcessDefinitionError(str(path), None, None, message))
+        except OSError as exc:
+            problems.append(ProcessDefinitionError(str(path), None, None, f"the file cannot be read: {exc.strerror}"))
+    return sources, problems
 
 
 def load_directory(directory: Path, operations: set[str]) -> dict[str, LoadedProcess]:
     """Every process of the folder's .bpmn files with the .dmn files they use; ProcessesInvalid lists problems."""
-    return parse_sources(read_directory(directory), operations)
+    sources, unreadable = read_directory(directory)
+    try:
+        processes = parse_sources(sources, operations)
+    except ProcessesInvalid as exc:
+        raise ProcessesInvalid(unreadable + exc.problems) from None
+    if unreadable:
+        raise ProcessesInvalid(unreadable)
+    return processes

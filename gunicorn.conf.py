@@ -1,0 +1,7 @@
+"""gunicorn's settings for `make run` and every gunicorn started from this folder (gunicorn reads this file).
+
+The access log names each request's path without its query string and leaves the referrer out: invoice
+searches put patient names in query strings (`/api/invoices?q=Maria%20Tanaka`), and they must not reach logs.
+"""
+
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(a)s" %(L)ss'
