@@ -190,6 +190,9 @@ def create_request(number: str):
         outcome = cancellation.request_cancellation(session, actor, number, data)
         session.flush()
         request = representations.latest_request(session, outcome.invoice)
+        if request is None or request.instance_id != outcome.instance.id:
+            # the step that records the request failed: what was saved is the invoice's cancellation, stopped
+            return _saved(_invoice_json(session, outcome.invoice), outcome, 201)
         return _saved(representations.request_json(session, request, outcome.instance), outcome, 201)
 
     return idempotent(action)

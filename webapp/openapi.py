@@ -46,9 +46,10 @@ IDEMPOTENCY = _param(
 )
 
 
-def _incident(schema: str) -> dict:
+def _incident(*schemas: str) -> dict:
     """202: the input was saved but the next step failed; the body carries `incident`."""
-    return {"202": _json(ref(schema), "Saved, but the next step failed: see `incident`")}
+    schema = ref(schemas[0]) if len(schemas) == 1 else {"anyOf": [ref(name) for name in schemas]}
+    return {"202": _json(schema, "Saved, but the next step failed: see `incident`")}
 
 
 def _op(summary: str, responses: dict, params=(), body: str | None = None, public: bool = False) -> dict:
@@ -95,7 +96,7 @@ PATHS = {
             "Submit an Invoice Cancellation Request",
             {
                 "201": _json(ref("CancellationRequest"), "Requested"),
-                **_incident("CancellationRequest"),
+                **_incident("CancellationRequest", "Invoice"),  # Invoice: the step recording the request failed
                 **_errors(400, 401, 403, 404, 409, 422),
             },
             [NUMBER, IDEMPOTENCY],

@@ -6,11 +6,13 @@ Each runs inside the user action's transaction, with the action's context (sessi
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from types import MappingProxyType
 
 from engine.models import CancellationRequest
 from engine.vocabulary import AuditAction, InvoiceStatus, RequestStatus
+from engine.workflow.limits import DEFAULT_TIME_LIMIT
 from engine.workflow.runtime import Operation, WorkflowRuntime
 
 from .context import ActionContext
@@ -81,6 +83,13 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType(
 )
 
 
-def build_runtime(extra: Mapping[str, Operation] | None = None) -> WorkflowRuntime:
-    """The runtime with the product's operations (and, for tests or integrations, `extra` ones)."""
-    return WorkflowRuntime({**OPERATIONS, **(extra or {})})
+def build_runtime(
+    extra: Mapping[str, Operation] | None = None, script_time_limit: float | None = None
+) -> WorkflowRuntime:
+    """The runtime with the product's operations (and, for tests or integrations, `extra` ones).
+
+    `script_time_limit`: CPU seconds all diagram code of one user action may use (SCRIPT_TIME_LIMIT, default 1).
+    """
+    if script_time_limit is None:
+        script_time_limit = float(os.environ.get("SCRIPT_TIME_LIMIT") or DEFAULT_TIME_LIMIT)
+    return WorkflowRuntime({**OPERATIONS, **(extra or {})}, script_time_limit)

@@ -17,12 +17,14 @@ from functools import partial
 from types import MappingProxyType
 from typing import Any, Protocol
 
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
+from .limits import DEFAULT_TIME_LIMIT, ScriptLimitExceeded
 from .parsing import LoadedProcess, parse_files
 from .scripting import RestrictedEnvironment
 
@@ -47,9 +49,18 @@ class RecordingScriptEngine(PythonScriptEngine):
         super().__init__(environment=environment)
         self.scope = scope
 
+    def evaluate(self, task, expression, external_context=None):
+        try:
+            return super().evaluate(task, expression, external_context)
+        except WorkflowTaskException as exc:
+            raise _named(exc, task, "condition") from None
+
     def execute(self, task, script, external_context=None):
         before = dict(task.data) if self.scope is not None else {}
-        result = super().execute(task, script, external_context)
+        try:
+            result = super().execute(task, script, external_context)
+        except WorkflowTaskException as exc:
+            raise _named(exc, task, "script") from None
         if self.scope is not None:
             changed = {
                 k: v
@@ -59,6 +70,16 @@ class RecordingScriptEngine(PythonScriptEngine):
             if changed:
                 self.scope.script_values(task.task_spec.bpmn_name or task.task_spec.name, changed)
         return result
+
+
+def _named(exc: WorkflowTaskException, task, what: str) -> WorkflowTaskException:
+    """A budget overrun says which step's code it was: "the script of 'Record request' ran longer than 1 s"."""
+    cause = exc.__cause__ or exc.__context__  # SpiffWorkflow raises its wrapper inside the `except`
+    if not isinstance(cause, ScriptLimitExceeded):
+        return exc
+    name = task.task_spec.bpmn_name or task.task_spec.name
+    text = str(cause) if str(cause).startswith("ran longer") else f"was stopped: {cause}"
+    return WorkflowTaskException(f"{type(cause).__name__}: the {what} of '{name}' {text}", task=task, exception=cause)
 
 
 def _outside_an_action(name: str) -> Operation:
@@ -80,8 +101,9 @@ class WorkflowRuntime:
 
     CACHED_VERSIONS = 256
 
-    def __init__(self, operations: Mapping[str, Operation]):
+    def __init__(self, operations: Mapping[str, Operation], script_time_limit: float = DEFAULT_TIME_LIMIT):
         self.operations: Mapping[str, Operation] = MappingProxyType(dict(operations))
+        self.script_time_limit = script_time_limit
         self.serializer = _build_serializer()
         self._code_cache: dict = {}
         self._parsed: dict[tuple, LoadedProcess] = {}
@@ -97,7 +119,10 @@ class WorkflowRuntime:
             functions = {name: _outside_an_action(name) for name in self.operations}
         else:
             functions = {name: partial(fn, scope) for name, fn in self.operations.items()}
-        return RecordingScriptEngine(RestrictedEnvironment(functions, self._code_cache), scope)
+        environment = RestrictedEnvironment(
+            functions, self._code_cache, self.script_time_limit, per_action=scope is not None
+        )
+        return RecordingScriptEngine(environment, scope)
 
     # ---- specs ------------------------------------------------------------------------------------------
 

@@ -23,6 +23,8 @@ from RestrictedPython import (
 )
 from SpiffWorkflow.bpmn.script_engine import TaskDataEnvironment
 
+from . import limits
+
 HELPERS: dict[str, Any] = {
     "len": len,
     "sum": sum,
@@ -41,33 +43,41 @@ class ScriptRefused(Exception):
     """A condition or script uses something outside the restricted subset (or does not compile)."""
 
 
-def _base_globals() -> dict[str, Any]:
+# Exceptions a script must never raise or catch by name: they stop the worker, not the step.
+_UNREACHABLE = {"SystemExit", "KeyboardInterrupt", "GeneratorExit", "BaseException"}
+
+
+def _builtins() -> dict[str, Any]:
     builtins = dict(safe_builtins)
     builtins.update(limited_builtins)
     builtins.update(HELPERS)
-    return {
-        "__builtins__": builtins,
-        "__name__": "bpmn_script",
-        "__metaclass__": type,
-        "_getattr_": Guards.safer_getattr,
-        "_getitem_": Eval.default_guarded_getitem,
-        "_getiter_": Eval.default_guarded_getiter,
-        "_iter_unpack_sequence_": Guards.guarded_iter_unpack_sequence,
-        "_unpack_sequence_": Guards.guarded_unpack_sequence,
-        "_write_": Guards.full_write_guard,
-        "_inplacevar_": _inplacevar,
-    }
+    builtins["range"] = limits.limited_range
+    for name in _UNREACHABLE:
+        builtins.pop(name, None)
+    return builtins
 
 
-def _inplacevar(op: str, x: Any, y: Any) -> Any:
-    operations = {"+=": lambda: x + y, "-=": lambda: x - y, "*=": lambda: x * y, "/=": lambda: x / y}
-    if op not in operations:
-        raise ScriptRefused(f"the operator {op} is not allowed in scripts")
-    return operations[op]()
+def _guarded_getattr(obj: Any, name: str, default: Any = None) -> Any:
+    return limits.guard_attribute(obj, name, Guards.safer_getattr(obj, name, default))
+
+
+_BASE_GLOBALS: dict[str, Any] = {
+    "__builtins__": _builtins(),
+    "__name__": "bpmn_script",
+    "__metaclass__": type,
+    "_getattr_": _guarded_getattr,
+    "_getitem_": Eval.default_guarded_getitem,
+    "_getiter_": Eval.default_guarded_getiter,
+    "_iter_unpack_sequence_": Guards.guarded_iter_unpack_sequence,
+    "_unpack_sequence_": Guards.guarded_unpack_sequence,
+    "_write_": Guards.full_write_guard,
+    "_inplacevar_": limits.inplace,
+    "_binop_": limits.guarded_binop,
+}
 
 
 def compile_expression(expression: str):
-    result = compile_restricted_eval(expression)
+    result = compile_restricted_eval(expression, limits.SCRIPT_FILENAME, policy=limits.BoundedTransformer)
     if result.errors:
         raise ScriptRefused("; ".join(result.errors))
     return result.code
@@ -76,7 +86,7 @@ def compile_expression(expression: str):
 def compile_script(script: str):
     if any(isinstance(node, ast.Import | ast.ImportFrom) for node in ast.walk(ast.parse(script))):
         raise ScriptRefused("imports are not allowed in scripts: use the helpers and operations the engine provides")
-    result = compile_restricted_exec(script)
+    result = compile_restricted_exec(script, limits.SCRIPT_FILENAME, policy=limits.BoundedTransformer)
     if result.errors:
         raise ScriptRefused("; ".join(result.errors))
     return result.code
@@ -89,10 +99,19 @@ class RestrictedEnvironment(TaskDataEnvironment):
     however many actions run it.
     """
 
-    def __init__(self, functions: Mapping[str, Callable[..., Any]] | None = None, code_cache: dict | None = None):
+    def __init__(
+        self,
+        functions: Mapping[str, Callable[..., Any]] | None = None,
+        code_cache: dict | None = None,
+        time_limit: float = limits.DEFAULT_TIME_LIMIT,
+        per_action: bool = False,
+    ):
         super().__init__({})
         self.functions = functions if functions is not None else {}
         self._cache: dict[tuple[str, str], Any] = code_cache if code_cache is not None else {}
+        self.time_limit = time_limit
+        # One budget for all evaluations of one user action; a shared environment gives each evaluation its own.
+        self.budget = limits.TimeBudget(time_limit) if per_action else None
 
     def _code(self, kind: str, source: str):
         key = (kind, source)
@@ -105,19 +124,22 @@ class RestrictedEnvironment(TaskDataEnvironment):
         return code
 
     def _namespace(self, context: Mapping[str, Any], external_context: Mapping[str, Any] | None):
-        namespace = _base_globals()
+        namespace = dict(_BASE_GLOBALS)
         namespace.update(self.functions)
         namespace.update(external_context or {})
         namespace.update(context)
         return namespace
 
+    def _budget(self) -> limits.TimeBudget:
+        return self.budget if self.budget is not None else limits.TimeBudget(self.time_limit)
+
     def evaluate(self, expression, context, external_context=None):
-        return eval(self._code("eval", expression), self._namespace(context, external_context))  # noqa: S307
+        return self._budget().run(self._code("eval", expression), self._namespace(context, external_context))
 
     def execute(self, script, context, external_context=None):
         namespace = self._namespace(context, external_context)
         fixed = set(namespace) - set(context)
-        exec(self._code("exec", script), namespace)  # noqa: S102
+        self._budget().run(self._code("exec", script), namespace)
         for name, value in namespace.items():
             if name in fixed or name.startswith("_") or callable(value) or isinstance(value, ModuleType):
                 continue
