@@ -80,7 +80,16 @@ def start(
         raise Conflict(f"Invoice {invoice.number} already has a cancellation in progress.") from None
     ctx = context_for(session, actor_id, invoice, instance)
     workflow = ctx.runtime.new_workflow(loaded, seed, ctx)
-    workflow.do_engine_steps()
+    try:
+        workflow.do_engine_steps()
+    except WorkflowException as exc:
+        # Nothing of the person's is saved yet: refuse the action (rolled back) rather than keep a half start.
+        element = getattr(getattr(exc, "task_spec", None), "bpmn_name", None) or "a step"
+        kind = getattr(exc, "error_type", type(exc).__name__)
+        raise Conflict(
+            f"The cancellation could not start: '{element}' of the process failed ({kind}). Nothing was saved; "
+            "tell the clinic administrator, who can ask a business analyst to fix the process."
+        ) from None
     return ctx, workflow
 
 

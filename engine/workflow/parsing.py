@@ -49,7 +49,7 @@ class LoadedProcess:
     content_hash: str
     spec: object
     subprocess_specs: dict
-    first_task_name: str | None = field(default=None, repr=False)  # filled by the runtime on first use
+    first_task_name: str = field(default="", repr=False)  # the user task a new instance waits on first
     _forms: dict[str, FormDef] = field(default_factory=dict, repr=False)
 
     def task_spec(self, element_id: str):
@@ -202,9 +202,14 @@ def _parse_bpmn(source: Source, root, dmns, operations: set[str]) -> list[Loaded
             ) from None
         _check_process(tree, source.label, process_id, spec, operations)
         used = _check_xml(tree, source.label, process_id, decisions)
+        try:
+            first_task = first_user_task_name(spec)
+        except ValueError as exc:
+            raise ProcessDefinitionError(source.label, _line_of(tree, process_id), process_id, str(exc)) from None
         files = {source.name: source.text} | {s.name: s.text for s in used}
         digest = hashlib.sha256(json.dumps(sorted(files.items())).encode()).hexdigest()
-        loaded.append(LoadedProcess(process_id, spec.description or process_id, files, digest, spec, subprocess_specs))
+        name = spec.description or process_id
+        loaded.append(LoadedProcess(process_id, name, files, digest, spec, subprocess_specs, first_task))
     return loaded
 
 
@@ -294,6 +299,37 @@ def _check_calls(script: str, operations: set[str]) -> None:
     for node in ast.walk(ast.parse(script or "")):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id not in known:
             raise ValueError(f"the script calls '{node.func.id}', which is not an operation of the engine")
+
+
+def _is_gateway(task_spec) -> bool:
+    return any("Gateway" in kind.__name__ for kind in type(task_spec).__mro__)
+
+
+def first_user_task_name(spec) -> str:
+    """The one user task a new instance waits on first, read from the spec (no diagram code runs).
+
+    From the start event the path may pass events and script or rule tasks, but no gateway, and must reach
+    exactly one user task: its form is what starts a cancellation. ValueError says what is wrong.
+    """
+    found, seen, queue = [], set(), list(spec.start.outputs)
+    while queue:
+        node = queue.pop(0)
+        if node.name in seen:
+            continue
+        seen.add(node.name)
+        if getattr(node, "manual", False):
+            found.append(node.name)
+        elif _is_gateway(node):
+            raise ValueError(
+                f"the start event reaches the gateway '{node.name}' before a user task: a cancellation must open "
+                "on one user task, so put the gateway after it"
+            )
+        else:
+            queue.extend(node.outputs)
+    if len(found) != 1:
+        reached = ", ".join(sorted(found)) or "none"
+        raise ValueError(f"the start event must reach exactly one user task first (it reaches: {reached})")
+    return found[0]
 
 
 def screen_of(task_spec) -> Screen | str:

@@ -146,14 +146,10 @@ class WorkflowRuntime:
         return json.dumps({"spec": whole["spec"], "subprocess_specs": whole["subprocess_specs"]})
 
     def first_user_task(self, loaded: LoadedProcess):
-        """The user task a new instance of this version waits on first: its form starts the cancellation."""
-        if loaded.first_task_name is None:
-            workflow = self.new_workflow(loaded, {}, None)
-            workflow.do_engine_steps()
-            ready = ready_user_tasks(workflow)
-            if not ready:
-                raise ValueError(f"process {loaded.process_id} reaches no user task from its start")
-            loaded.first_task_name = ready[0].task_spec.name
+        """The user task a new instance of this version waits on first: its form starts the cancellation.
+
+        Read from the spec when it was parsed: reads never run diagram code.
+        """
         return loaded.spec.task_specs[loaded.first_task_name]
 
     # ---- workflows --------------------------------------------------------------------------------------
