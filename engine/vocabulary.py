@@ -78,6 +78,8 @@ class AuditAction(StrEnum):
     INSTANCE_RETRIED = "instance_retried"
     INSTANCE_RETRY_FAILED = "instance_retry_failed"
     INSTANCE_MIGRATED = "instance_migrated"
+    INSTANCE_MIGRATION_REFUSED = "instance_migration_refused"
+    PROCESS_MIGRATION = "process_migration"
 
 
 def sql_in(values) -> str:

@@ -190,6 +190,8 @@ def test_an_instance_whose_task_is_removed_or_that_is_not_waiting_is_refused(
     assert "Review request no longer exists there" in result.refused[0].detail
     with uow() as s:
         assert set(s.scalars(select(ProcessInstance.process_version_id))) == {v1.id}
+        refusals = s.scalars(select(AuditEvent).where(AuditEvent.action == "instance_migration_refused")).all()
+    assert sorted(e.instance_id for e in refusals) == sorted(instance_ids)  # refused migrations are audited too
 
 
 def test_an_incident_is_migrated_to_a_fixed_version_then_retried(demo, uow, session_factory, ledger, incident_probe):

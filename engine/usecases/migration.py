@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from SpiffWorkflow.bpmn.util.diff import diff_workflow
@@ -15,8 +16,8 @@ from engine.accounts.users import Actor
 from engine.db import unit_of_work
 from engine.errors import DomainError, Invalid, NotFound
 from engine.instances import lifecycle
-from engine.models import Invoice, ProcessInstance, ProcessVersion
-from engine.vocabulary import ACTIVE_INSTANCE_STATUSES
+from engine.models import AuditEvent, Invoice, ProcessInstance, ProcessVersion
+from engine.vocabulary import ACTIVE_INSTANCE_STATUSES, AuditAction
 from engine.workflow.runtime import runtime_of
 
 MIGRATABLE = ACTIVE_INSTANCE_STATUSES
@@ -123,10 +124,50 @@ def migrate(
         try:
             with unit_of_work(factory) as session:
                 moved.append(_move(session, actor, line.instance_id, from_id, to_id))
-        except (DomainError, WorkflowException) as exc:
-            line.outcome, line.detail = "refused", getattr(exc, "message", str(exc))
+        except DomainError as exc:
+            line.outcome, line.detail = "refused", exc.message
             refused.append(line)
+        except WorkflowException as exc:
+            # The step's own message may carry the instance's data: analysts see where and what kind only.
+            element = getattr(getattr(exc, "task_spec", None), "bpmn_name", None) or "a step"
+            kind = getattr(exc, "error_type", type(exc).__name__)
+            line.outcome, line.detail = "refused", f"'{element}' failed on the new version ({kind})"
+            refused.append(line)
+    with unit_of_work(factory) as session:
+        _audit(session, actor, from_id, to_id, moved, refused)
+    if actor.clinic_id is None:  # analysts see no invoice data: instances are named by their id only
+        for line in moved + refused:
+            line.invoice_number = "—"
     return MigrationResult(moved, refused)
+
+
+def _audit(session: Session, actor: Actor, from_id: int, to_id: int, moved, refused) -> None:
+    """Every migration is audited: the run (who, versions, counts) and each refused instance with its reason.
+    Each moved instance has its own event from its move."""
+    old, new = session.get(ProcessVersion, from_id), session.get(ProcessVersion, to_id)
+    versions = {"process": new.process_id, "from_version": old.version, "to_version": new.version}
+    session.add(
+        AuditEvent(
+            clinic_id=actor.clinic_id,
+            actor_id=actor.user_id,
+            action=AuditAction.PROCESS_MIGRATION,
+            details=json.dumps(versions | {"moved": len(moved), "refused": len(refused)}),
+        )
+    )
+    ids = [line.instance_id for line in refused]
+    instances = {i.id: i for i in session.scalars(select(ProcessInstance).where(ProcessInstance.id.in_(ids)))}
+    for line in refused:
+        instance = instances[line.instance_id]
+        session.add(
+            AuditEvent(
+                clinic_id=instance.clinic_id,
+                invoice_id=instance.invoice_id,
+                instance_id=instance.id,
+                actor_id=actor.user_id,
+                action=AuditAction.INSTANCE_MIGRATION_REFUSED,
+                details=json.dumps(versions | {"detail": line.detail}),
+            )
+        )
 
 
 def _move(session: Session, actor: Actor, instance_id: int, from_id: int, to_id: int) -> PlanLine:

@@ -111,6 +111,12 @@ def _replace_limited(text):
     return replace
 
 
+# Methods scripts may call on values (strings, numbers, lists, dicts): reading and shaping, nothing else.
+ALLOWED_METHODS = frozenset(
+    {"strip", "lstrip", "rstrip", "lower", "upper", "title", "capitalize", "startswith", "endswith", "split",
+     "join", "replace", "count", "find", "isdigit", "isalpha", "isalnum", "isspace", "ljust", "rjust", "center",
+     "zfill", "get", "keys", "values", "items", "append", "extend", "index", "copy", "quantize"}
+)  # fmt: skip
 _PADDING = {"ljust", "rjust", "center", "zfill"}
 _REFUSED = {"format", "format_map", "expandtabs"}
 
@@ -142,6 +148,17 @@ class BoundedTransformer(RestrictingNodeTransformer):
             func=ast.Name("_binop_", ast.Load()), args=[ast.Constant(op), node.left, node.right], keywords=[]
         )
         return ast.fix_missing_locations(ast.copy_location(call, node))
+
+    def visit_Call(self, node: ast.Call):
+        """Only a named function (`f(...)`) or an allowed method of a value (`remarks.strip()`) may be called:
+        not a subscript, a call's result or any other expression (`[ValueError][0](...)`)."""
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr not in ALLOWED_METHODS:
+            allowed = ", ".join(sorted(ALLOWED_METHODS))
+            self.error(node, f"the method '{func.attr}' may not be called in scripts (allowed: {allowed})")
+        elif not isinstance(func, ast.Name | ast.Attribute):
+            self.error(node, "only a named function or an allowed method may be called, not a computed value")
+        return super().visit_Call(node)
 
     def visit_FormattedValue(self, node: ast.FormattedValue):
         node = self.node_contents_visit(node)
