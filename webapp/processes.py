@@ -46,6 +46,15 @@ def deploy():
     return redirect(url_for("processes.index"))
 
 
+@bp.post("/versions/<id:version_id>/make-latest")
+@permission_required(Permission.DEPLOY)
+def make_latest(version_id: int):
+    with uow() as session:
+        message = deployments.make_latest(session, actor(), version_id)
+    flash(message, "success")
+    return redirect(url_for("processes.index"))
+
+
 @bp.get("/versions/<id:version_id>")
 @permission_required(Permission.VIEW_PROCESSES)
 def version(version_id: int):

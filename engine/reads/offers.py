@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from engine.accounts.roles import lane_roles
 from engine.accounts.users import Actor
 from engine.errors import Conflict, Forbidden, NotFound
-from engine.models import Invoice, ProcessInstance, ProcessVersion, UserTask
+from engine.models import Deployment, Invoice, ProcessInstance, ProcessVersion, UserTask
 from engine.vocabulary import ACTIVE_INSTANCE_STATUSES, InstanceStatus, InvoiceStatus, Screen, UserTaskState
 from engine.workflow.forms import FormDef
 from engine.workflow.parsing import LoadedProcess, screen_of
@@ -31,6 +31,17 @@ class Action:
 
 
 def latest_version(session: Session, process_id: str) -> ProcessVersion | None:
+    """The version new instances use: the one the most recent deployment of the process points at (deploying an
+    earlier version's content again, or Make latest, rolls back); the highest number if none was recorded."""
+    deployed = session.scalar(
+        select(ProcessVersion)
+        .join(Deployment, Deployment.process_version_id == ProcessVersion.id)
+        .where(ProcessVersion.process_id == process_id)
+        .order_by(Deployment.id.desc())
+        .limit(1)
+    )
+    if deployed is not None:
+        return deployed
     return session.scalar(
         select(ProcessVersion).where(ProcessVersion.process_id == process_id).order_by(ProcessVersion.version.desc())
     )

@@ -17,6 +17,7 @@ from engine.accounts.permissions import Permission, require
 from engine.accounts.users import Actor
 from engine.errors import Invalid, NotFound, ProcessesInvalid
 from engine.models import Deployment, ProcessInstance, ProcessVersion
+from engine.reads.offers import latest_version
 from engine.vocabulary import ACTIVE_INSTANCE_STATUSES, DeploymentOutcome
 from engine.workflow.forms import FieldDef, describe_form
 from engine.workflow.parsing import MAX_FILE_BYTES, PROCESSES_DIR, LoadedProcess, Source, load_directory, parse_sources
@@ -86,6 +87,7 @@ def deploy_processes(
 class VersionRow:
     version: ProcessVersion
     running: int
+    latest: bool = False  # the version new instances use
 
 
 @dataclass
@@ -111,7 +113,32 @@ def list_processes(session: Session, actor: Actor) -> list[ProcessRow]:
     for version in versions:
         row = rows.setdefault(version.process_id, ProcessRow(version.process_id, version.name, []))
         row.versions.append(VersionRow(version, running.get(version.id, 0)))
+    for row in rows.values():
+        latest = latest_version(session, row.process_id)
+        for line in row.versions:
+            line.latest = latest is not None and line.version.id == latest.id
     return list(rows.values())
+
+
+def make_latest(session: Session, actor: Actor, version_id: int) -> str:
+    """Roll back (or forward): new instances use this version from now on, recorded as a deployment."""
+    require(actor, Permission.DEPLOY)
+    version = session.get(ProcessVersion, version_id)
+    if version is None:
+        raise NotFound(f"Process version {version_id} does not exist.")
+    current = latest_version(session, version.process_id)
+    if current is not None and current.id == version.id:
+        return f"{version.name} version {version.version} already is the latest."
+    bpmn = next(name for name in version.files if name.lower().endswith(".bpmn"))
+    session.add(
+        Deployment(
+            filename=bpmn,
+            deployed_by=actor.username,
+            process_version_id=version.id,
+            outcome=DeploymentOutcome.UNCHANGED,
+        )
+    )
+    return f"{version.name} version {version.version} is the latest again: new cancellations use it."
 
 
 def get_version(session: Session, actor: Actor, version_id: int) -> ProcessVersion:
@@ -302,16 +329,24 @@ def deploy(session: Session, actor: Actor, filename: str, data: bytes) -> Deploy
         raise Invalid({"file": "\n".join(p.message for p in exc.problems)}) from None
     if not processes:
         raise Invalid({"file": f"{source.name} is used by no process: deploy the BPMN file that uses it first."})
-    deployments = []
+    deployments, was_latest = [], {}
     runtime = runtime_of(session)
     for loaded in processes:
+        current = latest_version(session, loaded.process_id)
         version, outcome = store_version(session, runtime, loaded, actor.username)
+        was_latest[version.id] = current is not None and current.id == version.id
         deployment = Deployment(
             filename=source.name, deployed_by=actor.username, process_version_id=version.id, outcome=outcome
         )
         session.add(deployment)
         session.flush()
         deployments.append(deployment)
-    verbs = {DeploymentOutcome.NEW_VERSION: "is now version", DeploymentOutcome.UNCHANGED: "already is version"}
-    parts = [f"{d.version.name} {verbs[d.outcome]} {d.version.version}" for d in deployments]
+    parts = []
+    for d in deployments:
+        if d.outcome == DeploymentOutcome.NEW_VERSION:
+            parts.append(f"{d.version.name} is now version {d.version.version}")
+        elif was_latest[d.version.id]:
+            parts.append(f"{d.version.name} already is version {d.version.version}")
+        else:  # the content of an earlier version: a rollback
+            parts.append(f"{d.version.name} is version {d.version.version} again (the latest)")
     return DeployResult(deployments, "Deployed: " + "; ".join(parts) + ".")

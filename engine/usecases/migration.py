@@ -43,8 +43,8 @@ def _versions(session: Session, from_id: int, to_id: int) -> tuple[ProcessVersio
         raise NotFound("Choose two existing versions of the process.")
     if old.process_id != new.process_id:
         raise Invalid({"to": "Migrate between versions of the same process."})
-    if new.version <= old.version:
-        raise Invalid({"to": f"Choose a version newer than {old.version}: instances only move forward."})
+    if new.id == old.id:
+        raise Invalid({"to": f"Choose a version other than {old.version}: instances move to another version."})
     return old, new
 
 

@@ -207,7 +207,7 @@ def _parse_bpmn(source: Source, root, dmns, operations: set[str]) -> list[Loaded
         except ValueError as exc:
             raise ProcessDefinitionError(source.label, _line_of(tree, process_id), process_id, str(exc)) from None
         files = {source.name: source.text} | {s.name: s.text for s in used}
-        digest = hashlib.sha256(json.dumps(sorted(files.items())).encode()).hexdigest()
+        digest = content_hash(files)
         name = spec.description or process_id
         loaded.append(LoadedProcess(process_id, name, files, digest, spec, subprocess_specs, first_task))
     return loaded
@@ -299,6 +299,33 @@ def _check_calls(script: str, operations: set[str]) -> None:
     for node in ast.walk(ast.parse(script or "")):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id not in known:
             raise ValueError(f"the script calls '{node.func.id}', which is not an operation of the engine")
+
+
+_MODELLER_ATTRIBUTES = ("exporter", "exporterVersion")
+
+
+def canonical_text(text: str) -> str:
+    """What a version's identity is made of: the XML without what modellers rewrite on save (whitespace between
+    elements, the `exporter`/`exporterVersion` attributes). Text inside elements (scripts, conditions,
+    expressions, where indentation matters) is kept exactly. Unparseable text is its own identity."""
+    try:
+        root = etree.fromstring(text.encode())  # noqa: S320 - analysts' files, no entities resolved
+    except etree.XMLSyntaxError:
+        return text
+    for name in _MODELLER_ATTRIBUTES:
+        root.attrib.pop(name, None)
+    for element in root.iter():
+        if len(element) and element.text is not None and not element.text.strip():
+            element.text = None
+        if element.tail is not None and not element.tail.strip():
+            element.tail = None
+    return etree.tostring(root, method="c14n").decode()
+
+
+def content_hash(files: dict[str, str]) -> str:
+    """The identity of a version's files: the same diagram saved again by a modeller hashes the same."""
+    canonical = sorted((name, canonical_text(text)) for name, text in files.items())
+    return hashlib.sha256(json.dumps(canonical).encode()).hexdigest()
 
 
 def _is_gateway(task_spec) -> bool:
