@@ -21,6 +21,19 @@ class Unauthenticated(DomainError):
     code = "unauthenticated"
 
 
+class TooManyAttempts(DomainError):
+    """Too many failed logins from this address: wait `retry_after` seconds."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, retry_after: int):
+        self.retry_after = retry_after
+        minutes = max(1, -(-retry_after // 60))
+        super().__init__(
+            f"Too many failed logins from your address: try again in {minutes} minute{'s' if minutes > 1 else ''}."
+        )
+
+
 class Forbidden(DomainError):
     code = "forbidden"
 

@@ -80,6 +80,8 @@ class AuditAction(StrEnum):
     INSTANCE_MIGRATED = "instance_migrated"
     INSTANCE_MIGRATION_REFUSED = "instance_migration_refused"
     PROCESS_MIGRATION = "process_migration"
+    LOGIN_FAILED = "login_failed"
+    LOGIN_LOCKED = "login_locked"
 
 
 def sql_in(values) -> str:

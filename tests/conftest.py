@@ -6,7 +6,6 @@ TEST_DB=sqlite (default) or TEST_DB=postgres (reads TEST_POSTGRES_URL): `make te
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -18,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from helpers import Api, latest_request_id
+from helpers import Api, csrf_from, latest_request_id
 from sqlalchemy import create_engine, select, text, update
 from werkzeug.serving import make_server
 
@@ -35,7 +34,6 @@ from webapp import create_app
 TEST_DB = os.environ.get("TEST_DB", "sqlite")
 ROOT = Path(__file__).resolve().parent.parent
 TEST_PROCESSES = Path(__file__).parent / "processes"
-CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 
 
 @pytest.fixture(scope="session")
@@ -205,12 +203,6 @@ class WebClient:
         if csrf:
             data.setdefault("csrf_token", self.token)
         return self.client.post(url, data=data, **kwargs)
-
-
-def csrf_from(html: str) -> str:
-    match = CSRF_RE.search(html)
-    assert match, "page has no CSRF token"
-    return match.group(1) or match.group(2)
 
 
 @pytest.fixture

@@ -17,6 +17,14 @@ from engine.models import CancellationRequest, Invoice
 from engine.workflow.parsing import PROCESSES_DIR
 
 REQUEST = "invoice_cancellation_request.bpmn"
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+
+
+def csrf_from(html: str) -> str:
+    """The CSRF token a page's form carries."""
+    match = CSRF_RE.search(html)
+    assert match, "page has no CSRF token"
+    return match.group(1) or match.group(2)
 
 
 def task_url(number: str, element_id: str) -> str:

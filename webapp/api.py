@@ -13,7 +13,7 @@ from flask import Blueprint, Response, g, jsonify, request
 from sqlalchemy.exc import IntegrityError
 
 from engine.accounts import tokens
-from engine.errors import DomainError, Invalid
+from engine.errors import DomainError, Invalid, TooManyAttempts, Unauthenticated
 from engine.models import IdempotentResponse
 from engine.reads import monitoring, offers, queries, representations
 from engine.reads.instance_detail import get_instance
@@ -42,7 +42,10 @@ def error(status: int, code: str, message: str, **extra) -> Response:
 def domain_error(exc: DomainError):
     status = status_of(exc)
     extra = {"fields": exc.errors} if isinstance(exc, Invalid) else {}
-    return error(status, exc.code, exc.message, **extra)
+    response = error(status, exc.code, exc.message, **extra)
+    if isinstance(exc, TooManyAttempts):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @bp.before_request
@@ -139,8 +142,11 @@ def create_token():
     username, password = data.get("username"), data.get("password")
     if not isinstance(username, str) or not isinstance(password, str):
         raise Invalid({"username": "Send username and password as strings."})
-    with uow() as session:
-        token, expires_at = tokens.issue(session, username, password)
+    with uow() as session:  # a failure is recorded (throttling) and committed before the 401
+        issued = tokens.issue(session, username, password, request.remote_addr or "")
+    if issued is None:
+        raise Unauthenticated(tokens.WRONG_CREDENTIALS)
+    token, expires_at = issued
     return jsonify(token=token, expires_at=representations.iso(expires_at)), 201
 
 

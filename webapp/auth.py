@@ -11,8 +11,10 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
+from engine.accounts import throttle
 from engine.accounts.permissions import Permission, may
-from engine.accounts.users import Actor, actor_for, authenticate
+from engine.accounts.users import Actor, actor_for
+from engine.errors import TooManyAttempts
 
 from .plumbing import uow
 
@@ -68,9 +70,12 @@ def login():
         return redirect(_safe_next(request.args.get("next")))
     form = LoginForm()
     if form.validate_on_submit():
-        with uow(read_only=True) as session:
-            user = authenticate(session, form.username.data, form.password.data)
-            found = actor_for(session, user.id) if user else None
+        try:
+            with uow() as session:  # a failure is recorded (throttling, audit) and committed before the 401
+                found = throttle.log_in(session, form.username.data, form.password.data, request.remote_addr or "")
+        except TooManyAttempts as exc:
+            flash(exc.message, "error")
+            return render_template("auth/login.html", form=form), 429, {"Retry-After": str(exc.retry_after)}
         if found is None:
             flash("Username or password is not right, or the account has no clinic role. Try again.", "error")
             return render_template("auth/login.html", form=form), 401

@@ -5,10 +5,17 @@ from __future__ import annotations
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 
-from engine.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthenticated
+from engine.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, TooManyAttempts, Unauthenticated
 
 # One table for pages and API alike: which HTTP status each domain error is.
-STATUS = {Unauthenticated: 401, NotFound: 404, Forbidden: 403, Conflict: 409, Invalid: 422}
+STATUS = {
+    Unauthenticated: 401,
+    NotFound: 404,
+    Forbidden: 403,
+    Conflict: 409,
+    Invalid: 422,
+    TooManyAttempts: 429,
+}
 
 
 def status_of(exc: DomainError) -> int:

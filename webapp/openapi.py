@@ -22,6 +22,7 @@ def _errors(*codes: int) -> dict:
         404: "Unknown, or another clinic's",
         409: "Conflicts with the current state",
         422: "Invalid input; `error.fields` names each field",
+        429: "Too many failed logins from this address: wait `Retry-After` seconds",
     }
     return {str(c): _json(ref("Error"), words[c]) for c in codes}
 
@@ -65,7 +66,7 @@ PATHS = {
     "/api/tokens": {
         "post": _op(
             "Get a bearer token",
-            {"201": _json(ref("Token"), "A token"), **_errors(400, 401, 422)},
+            {"201": _json(ref("Token"), "A token"), **_errors(400, 401, 422, 429)},
             body="TokenRequest",
             public=True,
         )

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from engine.errors import Unauthenticated
 from engine.models import ApiToken, utcnow
 
-from .users import Actor, actor_for, authenticate
+from . import throttle
+from .users import Actor, actor_for
 
 TOKEN_LIFETIME = timedelta(hours=12)
 
@@ -21,14 +22,18 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue(session: Session, username: str, password: str) -> tuple[str, datetime]:
-    """A new token for these credentials, or Unauthenticated (the same answer for every failure)."""
-    user = authenticate(session, username or "", password or "")
-    if user is None or actor_for(session, user.id) is None:
-        raise Unauthenticated("Username or password is not right. Check them and ask for a token again.")
+WRONG_CREDENTIALS = "Username or password is not right. Check them and ask for a token again."
+
+
+def issue(session: Session, username: str, password: str, address: str) -> tuple[str, datetime] | None:
+    """A new token for these credentials, or None: the failure is recorded in this unit of work (the caller
+    commits, then answers 401 with WRONG_CREDENTIALS). TooManyAttempts while the address must wait."""
+    actor = throttle.log_in(session, username, password, address)
+    if actor is None:
+        return None
     token = secrets.token_urlsafe(32)
     expires_at = utcnow() + TOKEN_LIFETIME
-    session.add(ApiToken(user_id=user.id, token_hash=_digest(token), expires_at=expires_at))
+    session.add(ApiToken(user_id=actor.user_id, token_hash=_digest(token), expires_at=expires_at))
     return token, expires_at
 
 
