@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine.db import default_url, make_engine, make_session_factory, unit_of_work
 from engine.instances.operations import build_runtime
@@ -67,6 +68,10 @@ def create_app(config: dict | None = None, runtime: WorkflowRuntime | None = Non
         else:
             deploy_processes(session)
 
+    proxies = int(app.config.get("TRUSTED_PROXIES") or os.environ.get("TRUSTED_PROXIES") or 0)
+    if proxies:  # behind that many reverse proxies: honour their X-Forwarded-For and X-Forwarded-Proto
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
+    app.session_interface = plumbing.SecureWhenHttpsSessions()
     app.url_map.converters["id"] = plumbing.IdConverter
     plumbing.init_app(app)
     auth.init_app(app)

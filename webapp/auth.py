@@ -6,12 +6,13 @@ from functools import wraps
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask import session as flask_session
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
-from engine.accounts import throttle
+from engine.accounts import sessions, throttle
 from engine.accounts.permissions import Permission, may
 from engine.accounts.users import Actor, actor_for
 from engine.errors import TooManyAttempts
@@ -32,8 +33,14 @@ class WebUser(UserMixin):
 
 @login_manager.user_loader
 def load_user(user_id: str) -> WebUser | None:
+    """The user of the cookie's server-side session, if it is still live (logout and timeouts end it)."""
+    session_id = flask_session.get("sid")
     with uow(read_only=True) as session:
-        found = actor_for(session, int(user_id))
+        owner, write = sessions.look_up(session, session_id)
+        found = actor_for(session, owner) if owner is not None and str(owner) == user_id else None
+    if write is not None:
+        with uow() as session:
+            (sessions.touch if write == "touch" else sessions.end)(session, session_id)
     return WebUser(found) if found else None
 
 
@@ -79,6 +86,10 @@ def login():
         if found is None:
             flash("Username or password is not right, or the account has no clinic role. Try again.", "error")
             return render_template("auth/login.html", form=form), 401
+        with uow() as session:
+            session_id = sessions.start(session, found.user_id)
+        flask_session.clear()  # a new session id on login (no fixation)
+        flask_session["sid"] = session_id
         login_user(WebUser(found))
         if found.clinic_id is None and not request.args.get("next"):
             return redirect(url_for("processes.index"))
@@ -89,7 +100,10 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
+    with uow() as session:
+        sessions.end(session, flask_session.get("sid"))
     logout_user()
+    flask_session.clear()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
 

@@ -8,7 +8,8 @@ from contextlib import contextmanager
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, jsonify, render_template, request
+from flask import Flask, current_app, has_request_context, jsonify, render_template, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
@@ -18,6 +19,14 @@ from engine.db import unit_of_work
 from engine.vocabulary import RequestStatus
 
 csrf = CSRFProtect()
+
+
+class SecureWhenHttpsSessions(SecureCookieSessionInterface):
+    """The session cookie is Secure whenever the request came over HTTPS (directly, or as a trusted proxy
+    says through X-Forwarded-Proto), and always when SESSION_COOKIE_SECURE is set."""
+
+    def get_cookie_secure(self, app) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or (has_request_context() and request.is_secure)
 
 
 class IdConverter(IntegerConverter):

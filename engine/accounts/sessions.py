@@ -1,0 +1,78 @@
+"""Login sessions kept on the server: the signed cookie only names one, so logout, an idle or absolute
+timeout, a password change or a deactivation ends it for good (a replayed cookie is refused).
+
+Settings: SESSION_IDLE_MINUTES (default 30) and SESSION_MAX_HOURS (default 12).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from engine.models import ApiToken, WebSession, utcnow
+
+TOUCH_EVERY = timedelta(seconds=60)  # last_seen is written at most this often (reads stay reads)
+
+
+def idle_limit() -> timedelta:
+    return timedelta(minutes=float(os.environ.get("SESSION_IDLE_MINUTES") or 30))
+
+
+def absolute_limit() -> timedelta:
+    return timedelta(hours=float(os.environ.get("SESSION_MAX_HOURS") or 12))
+
+
+def start(session: Session, user_id: int) -> str:
+    """A new session for the user; its id goes into the signed cookie."""
+    session_id = secrets.token_urlsafe(32)
+    now = utcnow()
+    session.add(WebSession(id=session_id, user_id=user_id, created_at=now, last_seen_at=now))
+    return session_id
+
+
+def look_up(session: Session, session_id: str | None) -> tuple[int | None, str | None]:
+    """(the user of a live session or None, what to write: "touch", "end" or None). Reads only, so a page
+    that only reads stays a read-only unit of work; the caller writes in its own unit when asked to."""
+    if not session_id:
+        return None, None
+    found = session.get(WebSession, session_id)
+    if found is None or found.ended_at is not None:
+        return None, None
+    now = utcnow()
+    if now - found.last_seen_at > idle_limit() or now - found.created_at > absolute_limit():
+        return None, "end"
+    return found.user_id, "touch" if now - found.last_seen_at > TOUCH_EVERY else None
+
+
+def touch(session: Session, session_id: str) -> None:
+    session.execute(update(WebSession).where(WebSession.id == session_id).values(last_seen_at=utcnow()))
+
+
+def end(session: Session, session_id: str | None) -> None:
+    if session_id:
+        session.execute(
+            update(WebSession)
+            .where(WebSession.id == session_id, WebSession.ended_at.is_(None))
+            .values(ended_at=utcnow())
+        )
+
+
+def end_all_of(session: Session, user_id: int) -> None:
+    """A password change or deactivation ends every session and API token of the user at once."""
+    now = utcnow()
+    session.execute(
+        update(WebSession).where(WebSession.user_id == user_id, WebSession.ended_at.is_(None)).values(ended_at=now)
+    )
+    session.execute(
+        update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None)).values(revoked_at=now)
+    )
+
+
+def live_count(session: Session, user_id: int) -> int:
+    return len(
+        session.scalars(select(WebSession.id).where(WebSession.user_id == user_id, WebSession.ended_at.is_(None))).all()
+    )
