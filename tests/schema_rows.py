@@ -1,0 +1,121 @@
+"""Rows of every kind for the schema tests: what CHECK constraints guard and what an upgrade must keep."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+
+from engine.db import make_engine, make_session_factory, unit_of_work
+from engine.demo import seed_demo
+from engine.models import (
+    AuditEvent,
+    CancellationRequest,
+    Deployment,
+    Invoice,
+    ProcessInstance,
+    ProcessVersion,
+    User,
+    UserTask,
+)
+from engine.vocabulary import (
+    DeploymentOutcome,
+    InstanceStatus,
+    InvoiceStatus,
+    RequestStatus,
+    Screen,
+    UserTaskState,
+)
+from engine.workflow.parsing import content_hash
+
+CONSTRAINTS = {
+    "process_instances": {"ck_process_instances_status"},
+    "cancellation_requests": {"ck_cancellation_requests_status"},
+    "invoices": {"ck_invoices_status", "ck_invoices_approval_status"},
+    "user_tasks": {"ck_user_tasks_state", "ck_user_tasks_screen"},
+    "deployments": {"ck_deployments_outcome"},
+}
+
+
+def add_workflow_rows(session) -> None:
+    """Rows in every table that points at invoices and process instances, using every status, state and screen."""
+    billing = session.scalar(select(User).where(User.username == "billing"))
+    invoices = session.scalars(select(Invoice).where(Invoice.number.like("NS-%")).order_by(Invoice.id)).all()
+    version = ProcessVersion(
+        process_id="schema_test",
+        name="Schema test",
+        version=1,
+        content_hash=content_hash({}),  # what migration 0009 computes for it: its rows survive a round trip
+        source_files="{}",
+        spec_json="{}",
+    )
+    session.add_all(
+        [
+            Deployment(filename="a.bpmn", deployed_by="analyst", version=version, outcome=outcome)
+            for outcome in DeploymentOutcome
+        ]
+    )
+    request_statuses = list(RequestStatus)
+    for n, status in enumerate([*InstanceStatus, *InstanceStatus]):
+        invoice = invoices[n]
+        request_status = request_statuses[n % len(request_statuses)]
+        instance = ProcessInstance(
+            clinic_id=invoice.clinic_id,
+            invoice_id=invoice.id,
+            version=version,
+            business_key=invoice.number,
+            status=status,
+            state_json="{}",
+            started_by_id=billing.id,
+        )
+        session.add(instance)
+        session.flush()
+        session.add(
+            CancellationRequest(
+                clinic_id=invoice.clinic_id,
+                invoice_id=invoice.id,
+                instance_id=instance.id,
+                reason="duplicate",
+                remarks="schema test",
+                status=request_status,
+                requested_by_id=billing.id,
+            )
+        )
+        for state, screen in zip(UserTaskState, [*Screen, Screen.INVOICE], strict=True):
+            session.add(
+                UserTask(
+                    instance_id=instance.id,
+                    clinic_id=invoice.clinic_id,
+                    invoice_id=invoice.id,
+                    task_id=str(uuid.uuid4()),
+                    element_id=f"task_{state}",
+                    name=state.capitalize(),
+                    screen=screen,
+                    state=state,
+                )
+            )
+        session.add(
+            AuditEvent(
+                clinic_id=invoice.clinic_id,
+                invoice_id=invoice.id,
+                instance_id=instance.id,
+                actor_id=billing.id,
+                action="task_completed",
+            )
+        )
+        invoice.approval_status = request_status
+        if request_status is RequestStatus.COMPLETED:
+            invoice.status = InvoiceStatus.CANCELLED
+
+
+def seed_database(url: str) -> None:
+    """Demo data and rows of every kind in the database at `url` (at whatever revision it is)."""
+    engine = make_engine(url)
+    try:
+        factory = make_session_factory(engine)
+        with unit_of_work(factory) as session:
+            seed_demo(session, invoices_per_clinic=12)
+        with unit_of_work(factory) as session:
+            add_workflow_rows(session)
+    finally:
+        engine.dispose()
