@@ -13,6 +13,7 @@ from flask import Blueprint, Response, g, jsonify, request
 from sqlalchemy.exc import IntegrityError
 
 from engine.accounts import tokens
+from engine.accounts.permissions import Permission, may
 from engine.errors import DomainError, Invalid, TooManyAttempts, Unauthenticated
 from engine.models import IdempotentResponse
 from engine.reads import monitoring, offers, queries, representations
@@ -58,7 +59,7 @@ def authenticate():
     with uow(read_only=True) as session:
         g.actor = tokens.actor_for_token(session, header[7:].strip())
     g.token = header[7:].strip()
-    if g.actor.clinic_id is None and request.endpoint != "api.revoke_token":
+    if not may(g.actor, Permission.WORK_ON_INVOICES) and request.endpoint != "api.revoke_token":
         return error(403, "forbidden", "The API serves clinic users; analysts use the Processes page.")
     return None
 
