@@ -82,6 +82,10 @@ class AuditAction(StrEnum):
     PROCESS_MIGRATION = "process_migration"
     LOGIN_FAILED = "login_failed"
     LOGIN_LOCKED = "login_locked"
+    ROLE_GRANTED = "role_granted"
+    ROLE_REVOKED = "role_revoked"
+    USER_DEACTIVATED = "user_deactivated"
+    USER_REACTIVATED = "user_reactivated"
 
 
 def sql_in(values) -> str:

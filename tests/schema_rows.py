@@ -8,9 +8,11 @@ from sqlalchemy import select
 
 from engine.db import make_engine, make_session_factory, unit_of_work
 from engine.demo import seed_demo
+from engine.instances import deciders
 from engine.models import (
     AuditEvent,
     CancellationRequest,
+    Clinic,
     Deployment,
     Invoice,
     ProcessInstance,
@@ -108,8 +110,9 @@ def add_workflow_rows(session) -> None:
             invoice.status = InvoiceStatus.CANCELLED
 
 
-def seed_database(url: str) -> None:
-    """Demo data and rows of every kind in the database at `url` (at whatever revision it is)."""
+def seed_database(url: str, derived: bool = False) -> None:
+    """Demo data and rows of every kind in the database at `url` (at whatever revision it is); `derived` also
+    writes what the engine derives from them (the No one may decide flags: needs revision 0012 or later)."""
     engine = make_engine(url)
     try:
         factory = make_session_factory(engine)
@@ -117,5 +120,8 @@ def seed_database(url: str) -> None:
             seed_demo(session, invoices_per_clinic=12)
         with unit_of_work(factory) as session:
             add_workflow_rows(session)
+            if derived:
+                for clinic_id in session.scalars(select(Clinic.id)):
+                    deciders.refresh_clinic(session, clinic_id)
     finally:
         engine.dispose()

@@ -155,7 +155,7 @@ def test_sqlite_upgrade_refuses_a_broken_reference(sqlite_at_0006):
 def test_postgres_downgrade_and_upgrade_again():
     with scratch_postgres_database(os.environ["TEST_POSTGRES_URL"], "clinic_ck") as url:
         cfg = alembic_config(url)
-        seed_database(url)
+        seed_database(url, derived=True)
         engine = make_engine(url)
         try:
             before = postgres_rows(engine)
@@ -189,8 +189,11 @@ def test_postgres_downgrade_and_upgrade_again():
 
 
 def postgres_rows(engine) -> dict:
+    """Every row; of the derived no_one_may_decide, which instances (migration 0012 recomputes it, `since` is new)."""
     with engine.connect() as conn:
-        return {
+        rows = {
             table.name: conn.execute(select(table).order_by(*table.primary_key.columns)).all()
             for table in Base.metadata.sorted_tables
         }
+    rows["no_one_may_decide"] = [row[:2] for row in rows["no_one_may_decide"]]
+    return rows

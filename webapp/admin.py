@@ -1,4 +1,5 @@
-"""Home > Administration > Process Instances: monitor, retry and terminate the clinic's instances (admins)."""
+"""Home > Administration: Process Instances (monitor, retry, terminate the clinic's instances) and Users (who
+holds which role in the clinic); for clinic administrators."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from engine.db import unit_of_work
 from engine.errors import Invalid
 from engine.reads import monitoring, queries
 from engine.reads.instance_detail import instance_detail
-from engine.usecases import instance_admin
+from engine.usecases import instance_admin, people
 
 from .auth import permission_required
 from .plumbing import actor, small_int, uow
@@ -27,9 +28,12 @@ from .plumbing import actor, small_int, uow
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
+FILTERS = ("status", "process", "version", "task", "number", "from", "to", "no_one_may_decide")
+
+
 def _filters() -> tuple[monitoring.InstanceFilters, dict]:
     args = request.args
-    raw = {k: args.get(k, "").strip() for k in ("status", "process", "version", "task", "number", "from", "to")}
+    raw = {k: args.get(k, "").strip() for k in FILTERS}
     errors = {}
     version = None
     if raw["version"]:
@@ -51,6 +55,7 @@ def _filters() -> tuple[monitoring.InstanceFilters, dict]:
         number=raw["number"],
         started_from=started_from,
         started_to=started_to,
+        no_one_may_decide=raw["no_one_may_decide"] not in ("", "0"),
     )
     try:
         filters.check()
@@ -67,7 +72,7 @@ def instances():
     page, errors, raw = (
         None,
         {},
-        {k: request.args.get(k, "") for k in ("status", "process", "version", "task", "number", "from", "to")},
+        {k: request.args.get(k, "") for k in FILTERS},
     )
     with uow(read_only=True) as session:
         try:
@@ -148,3 +153,37 @@ def terminate(instance_id: int):
         return _instance_page(instance_id, exc.errors, 422)
     flash("The instance is terminated; the invoice stays Open and a new request may be made.", "success")
     return redirect(url_for("admin.instance", instance_id=instance_id))
+
+
+# ---- Home > Administration > Users: who holds which role in the clinic ------------------------------------------
+
+
+@bp.get("/users")
+@permission_required(Permission.MANAGE_PEOPLE)
+def users():
+    with uow(read_only=True) as session:
+        found = people.clinic_people(session, actor())
+    return render_template("admin/users.html", people=found, roles=people.CLINIC_ROLES)
+
+
+@bp.post("/users/<username>/roles")
+@permission_required(Permission.MANAGE_PEOPLE)
+def change_role(username: str):
+    change = people.revoke_role if request.form.get("change") == "revoke" else people.grant_role
+    return _people_change(change, username, request.form.get("role", ""))
+
+
+@bp.post("/users/<username>/active")
+@permission_required(Permission.MANAGE_PEOPLE)
+def change_active(username: str):
+    return _people_change(people.set_active, username, request.form.get("active") == "1")
+
+
+def _people_change(change, username: str, value):
+    try:
+        with uow() as session:
+            message = change(session, actor(), username, value)
+        flash(message, "success")
+    except Invalid as exc:
+        flash(f"Nothing was changed: {exc.message}", "error")
+    return redirect(url_for("admin.users"))

@@ -69,6 +69,7 @@ def review(request_id: int):
     with uow(read_only=True) as session:
         found = approval.get_request(session, actor(), request_id)
         form, refusal = approval.review_form(session, actor(), found)
+        warnings = approval.decision_warnings(session, actor(), found) if form else []
         step = approval.current_step(session, found)
         reason_name = approval.reason_names(session, [found])[found.id]
         awaiting = queries.awaiting_approval(session, [found.invoice_id])
@@ -78,6 +79,7 @@ def review(request_id: int):
         req=found,
         form=form,
         refusal=refusal,
+        warnings=warnings,
         reason_name=reason_name,
         step=step,
         awaiting=awaiting,

@@ -95,6 +95,7 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["role_name"] = lambda role: ROLES.get(role, role)
     app.jinja_env.filters["approval_label"] = lambda s: APPROVAL_LABELS.get(s or "", "")
     app.jinja_env.globals["ROLES"] = ROLES
     app.jinja_env.filters["audit_pair"] = lambda event: (event, event.details_dict)

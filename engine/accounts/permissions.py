@@ -23,6 +23,7 @@ class Permission(StrEnum):
     MIGRATE = "migrate"
     VIEW_PROCESSES = "view_processes"
     DEPLOY = "deploy"
+    MANAGE_PEOPLE = "manage_people"
 
 
 APPROVER_ROLES = frozenset({Role.APPROVER, Role.ADMIN})
@@ -49,6 +50,10 @@ RULES: dict[Permission, tuple[frozenset[Role], str]] = {
         "Only business analysts and clinic administrators may see the processes.",
     ),
     Permission.DEPLOY: (frozenset({Role.ANALYST}), "Only a business analyst may deploy a process."),
+    Permission.MANAGE_PEOPLE: (
+        frozenset({Role.ADMIN}),
+        "Only a clinic administrator may change who holds which role in the clinic.",
+    ),
 }
 
 

@@ -17,6 +17,7 @@ from engine.workflow.parsing import screen_of
 from engine.workflow.runtime import ready_user_tasks
 
 from .context import ActionContext
+from .deciders import set_flag
 
 
 def record_done(ctx: ActionContext, task, values: dict, row: UserTask | None) -> UserTask:
@@ -54,6 +55,7 @@ def sync_ready_rows(
             waiting.append(_row_for(ctx, task))
             ctx.session.add(waiting[-1])
     _set_waiting(ctx.instance, waiting)
+    set_flag(ctx.session, ctx.instance, waiting)
 
 
 def _set_waiting(instance: ProcessInstance, ready_rows: list[UserTask]) -> None:

@@ -14,9 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.accounts.permissions import Permission, require
+from engine.accounts.roles import ROLES
 from engine.accounts.users import Actor
 from engine.errors import NotFound
-from engine.models import AuditEvent, Invoice, ProcessInstance, User, UserTask
+from engine.instances import deciders
+from engine.models import AuditEvent, Invoice, NoOneMayDecide, ProcessInstance, User, UserTask
 from engine.vocabulary import UserTaskState
 from engine.workflow.checks import NS
 from engine.workflow.runtime import runtime_of
@@ -71,6 +73,17 @@ class InstanceDetail:
     tasks: list[TaskLine]
     variables: dict[str, Any]
     events: list[AuditEvent]
+    no_one: list[NoOne] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class NoOne:
+    """A waiting step no one may take, and why: who holds its roles but took part in the request already."""
+
+    step: str
+    roles: str  # "Approver or Clinic administrator"
+    excluded: list[str]  # "Ada Admin (admin)"
+    separated: bool  # a decision: who took part in the request may not take it
 
 
 def instance_detail(session: Session, actor: Actor, instance_id: int) -> InstanceDetail:
@@ -115,7 +128,26 @@ def instance_detail(session: Session, actor: Actor, instance_id: int) -> Instanc
         tasks=lines,
         variables=dict(workflow.last_task.data) if workflow.last_task else {},
         events=events,
+        no_one=_no_one(session, instance, list(rows.values())),
     )
+
+
+def _no_one(session: Session, instance: ProcessInstance, rows: list[UserTask]) -> list[NoOne]:
+    """Why the instance is flagged No one may decide (nothing when it is not flagged)."""
+    if session.get(NoOneMayDecide, instance.id) is None:
+        return []
+    ready = [r for r in rows if r.state == UserTaskState.READY]
+    held = deciders.holders(session, instance.clinic_id)
+    took_part = {r.completed_by_id for r in rows if r.state == UserTaskState.COMPLETED}
+    found = []
+    for row in deciders.stuck_rows(session, instance, ready) or ready:
+        roles = deciders.row_roles(row)
+        excluded_ids = set().union(*(held.get(r, set()) for r in roles)) & deciders.excluded_from(row.screen, took_part)
+        users = session.scalars(select(User).where(User.id.in_(excluded_ids)).order_by(User.full_name))
+        names = [f"{u.full_name} ({u.username})" for u in users]
+        separated = row.screen in deciders.SEPARATED_SCREENS
+        found.append(NoOne(row.name, " or ".join(ROLES.get(r, r) for r in roles), names, separated))
+    return found
 
 
 def _line(spec, state: Marking, row: UserTask | None, completer: User | None) -> TaskLine:

@@ -18,7 +18,7 @@ from engine.accounts.permissions import Permission, require
 from engine.accounts.roles import role_names
 from engine.accounts.users import Actor
 from engine.errors import Invalid
-from engine.models import Invoice, ProcessInstance, ProcessVersion, User, utcnow
+from engine.models import Invoice, NoOneMayDecide, ProcessInstance, ProcessVersion, User, utcnow
 from engine.vocabulary import InstanceStatus
 
 from .queries import MAX_PER_PAGE, Page, day_bounds_utc
@@ -36,6 +36,7 @@ class InstanceFilters:
     number: str = ""
     started_from: date | None = None
     started_to: date | None = None
+    no_one_may_decide: bool = False
 
     def check(self) -> None:
         errors = {}
@@ -63,6 +64,7 @@ class InstanceRow:
     incident_element: str | None
     business_key: str = ""
     started_by_username: str = ""
+    no_one_may_decide: bool = False
 
     @property
     def status_label(self) -> str:
@@ -94,6 +96,9 @@ def _conditions(actor: Actor, filters: InstanceFilters) -> list:
         if filters.version is not None:
             versions = versions.where(ProcessVersion.version == filters.version)
         conditions.append(ProcessInstance.process_version_id.in_(versions))
+    if filters.no_one_may_decide:
+        flagged = select(NoOneMayDecide.instance_id).where(NoOneMayDecide.clinic_id == actor.clinic_id)
+        conditions.append(ProcessInstance.id.in_(flagged))
     if filters.waiting_element:
         conditions.append(ProcessInstance.waiting_element == filters.waiting_element)
     if filters.number.strip():
@@ -130,6 +135,7 @@ def _query(actor: Actor, filters: InstanceFilters) -> Select:
             ProcessInstance.incident_element,
             ProcessInstance.business_key,
             starter.username,
+            select(NoOneMayDecide.instance_id).where(NoOneMayDecide.instance_id == ProcessInstance.id).exists(),
         )
         .join(Invoice, Invoice.id == ProcessInstance.invoice_id)
         .join(ProcessVersion, ProcessVersion.id == ProcessInstance.process_version_id)
@@ -191,6 +197,7 @@ def list_instances(
 class Overview:
     counts: dict[str, int]
     oldest_waiting_since: datetime | None
+    no_one_may_decide: int = 0
 
     @property
     def oldest_waiting_age(self) -> str:
@@ -215,7 +222,10 @@ def overview(session: Session, actor: Actor) -> Overview:
             ProcessInstance.clinic_id == actor.clinic_id, ProcessInstance.status == InstanceStatus.RUNNING
         )
     )
-    return Overview(counts, oldest)
+    stuck = session.scalar(
+        select(func.count(NoOneMayDecide.instance_id)).where(NoOneMayDecide.clinic_id == actor.clinic_id)
+    )
+    return Overview(counts, oldest, stuck or 0)
 
 
 def filter_choices(session: Session, actor: Actor) -> dict[str, list]:
@@ -244,6 +254,7 @@ CSV_HEADER = [
     "Started by",
     "Started at (UTC)",
     "Incident at",
+    "No one may decide",
 ]
 
 
@@ -277,6 +288,7 @@ def export_csv(session: Session, actor: Actor, filters: InstanceFilters) -> Iter
                     r.started_by,
                     r.started_at,
                     r.incident_element,
+                    "yes" if r.no_one_may_decide else "",
                 )
             ]
         )

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session, load_only
 
+from engine.accounts.roles import ROLES, lane_roles
 from engine.accounts.users import Actor
 from engine.errors import Conflict, Forbidden, NotFound
-from engine.instances import lifecycle
+from engine.instances import deciders, lifecycle
 from engine.models import CancellationRequest, Invoice, ProcessInstance, ProcessVersion, User, UserTask
-from engine.vocabulary import RequestStatus, Screen, UserTaskState
+from engine.vocabulary import InstanceStatus, RequestStatus, Screen, UserTaskState
 from engine.workflow.forms import FormDef, with_aliases
+from engine.workflow.parsing import screen_of
 from engine.workflow.runtime import runtime_of
 
 from .steps import Outcome, StepInput, check_role, check_separation_of_duties, continue_task
@@ -45,6 +49,56 @@ def review_form(session: Session, actor: Actor, request: CancellationRequest) ->
     except Forbidden as exc:
         return None, exc.message
     return loaded.form(row.element_id), ""
+
+
+MAX_PREVIEWS = 6  # combinations of the form's choices tried (Approve, Reject: 2)
+
+
+def decision_warnings(session: Session, actor: Actor, request: CancellationRequest) -> list[str]:
+    """Before the actor decides: a choice of theirs after which the next step could be taken by no one.
+
+    The diagram says what follows: each combination of the form's choices (e.g. Approve, Reject) is tried on a
+    copy of the instance (see WorkflowRuntime.preview), and who could take each next step is asked of the same
+    rule as the No one may decide flag, counting the actor out as someone who then took part.
+    """
+    row = current_step(session, request)
+    instance = session.get(ProcessInstance, request.instance_id)
+    if row is None or instance.status != InstanceStatus.RUNNING:
+        return []
+    runtime = runtime_of(session)
+    form = runtime.spec_of(instance.version).form(row.element_id)
+    plain = {f.id: f.default or "" for f in form.fields if not f.options}
+    chosen = [f for f in form.fields if f.options]
+    combinations = list(itertools.islice(itertools.product(*(f.options for f in chosen)), MAX_PREVIEWS + 1))
+    if not chosen or len(combinations) > MAX_PREVIEWS:
+        return []
+    choices = [plain | {f.id: o.id for f, o in zip(chosen, combo, strict=True)} for combo in combinations]
+    nexts = runtime.preview(instance.state_json, instance.version.spec_json, row.task_id, choices)
+    held = deciders.holders(session, instance.clinic_id)
+    took_part = deciders.completers(session, [instance.id])[instance.id] | {actor.user_id}
+    warnings = []
+    for combo, specs in zip(combinations, nexts, strict=True):
+        for spec in specs:
+            roles = lane_roles(spec.lane)
+            if deciders.who_may_take(roles, screen_of(spec), took_part, held):
+                continue
+            names = " or ".join(ROLES[r] for r in roles)
+            choice = ", ".join(o.name for o in combo)
+            step = spec.bpmn_name or spec.name
+            if actor.has_any(roles):
+                warnings.append(
+                    f"If you choose {choice}, {step} follows: it needs a {names} who has not taken part in this "
+                    f"request, and there is no one but you, whom deciding now rules out. Give the {names} role to "
+                    "someone else first (Administration > Users), or leave this step to someone else; otherwise "
+                    "the request will wait with no one to decide it."
+                )
+            else:
+                warnings.append(
+                    f"If you choose {choice}, {step} follows: it needs a {names} of {actor.clinic_name} who has "
+                    "not taken part in this request, and there is none. Ask a clinic administrator to give the "
+                    f"{names} role to someone first; otherwise the request will wait with no one to decide it."
+                )
+    return list(dict.fromkeys(warnings))
 
 
 def current_step(session: Session, request: CancellationRequest) -> UserTask | None:

@@ -17,6 +17,7 @@ from engine.accounts.users import Actor
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.instances import lifecycle
 from engine.instances.context import ActionContext
+from engine.instances.deciders import SEPARATED_SCREENS
 from engine.models import Invoice, ProcessInstance, User, UserTask
 from engine.reads.offers import active_instance, clinic_process, not_found, waiting_words
 from engine.vocabulary import InstanceStatus, InvoiceStatus, Screen, UserTaskState
@@ -89,7 +90,8 @@ def check_role(actor: Actor, spec) -> None:
 def check_separation_of_duties(
     session: Session, actor: Actor, instance: ProcessInstance, rows: list[UserTask] | None = None
 ) -> None:
-    """Nobody decides a request they made, and nobody decides twice on one request."""
+    """Nobody decides a request they made, and nobody decides twice on one request (instances.deciders counts
+    the same people out when it flags a step that no one may decide)."""
     if rows is None:
         rows = list(session.scalars(select(UserTask).where(UserTask.instance_id == instance.id)))
     mine = [r for r in rows if r.state == UserTaskState.COMPLETED and r.completed_by_id == actor.user_id]
@@ -146,7 +148,7 @@ def continue_task(ctx: ActionContext, actor: Actor, step: StepInput) -> Outcome:
         raise Conflict(_not_open_message(ctx, loaded, step.element_id, ready))
     if instance.status == InstanceStatus.INCIDENT:
         raise Conflict("This cancellation is stopped by an incident: the administrator must resolve it first.")
-    if step.screen == Screen.FINANCIAL_APPROVAL:
+    if row.screen in SEPARATED_SCREENS:
         check_separation_of_duties(session, actor, instance, rows)
     workflow = lifecycle.load(ctx)
     task = workflow.get_task_from_id(UUID(row.task_id))

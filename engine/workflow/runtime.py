@@ -11,11 +11,13 @@ An instance's state is stored without its spec: the spec belongs to its process 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from functools import partial
 from types import MappingProxyType
 from typing import Any, Protocol
+from uuid import UUID
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
@@ -27,6 +29,8 @@ from SpiffWorkflow.util.task import TaskState
 from .limits import DEFAULT_TIME_LIMIT, ScriptLimitExceeded
 from .parsing import LoadedProcess, parse_files
 from .scripting import RestrictedEnvironment
+
+_log = logging.getLogger(__name__)
 
 # A domain operation a script task may call by name: function(action_context, *args, **kwargs).
 Operation = Callable[..., Any]
@@ -88,6 +92,10 @@ def _outside_an_action(name: str) -> Operation:
 
     refuse.__name__ = name
     return refuse
+
+
+def _does_nothing(*_args, **_kwargs) -> None:
+    return None
 
 
 def _build_serializer() -> BpmnWorkflowSerializer:
@@ -168,6 +176,30 @@ class WorkflowRuntime:
         workflow = self.serializer.deserialize_json(json.dumps(state))
         workflow.script_engine = self.script_engine(scope) if scope is not None else self._detached
         return workflow
+
+    def preview(self, state_json: str, spec_json: str, task_id: str, choices: list[dict[str, Any]]) -> list[list]:
+        """For each set of values: the user tasks that would be ready next if the task were completed with them.
+
+        Runs on copies of the stored workflow whose operations do nothing (each with the time budget of one user
+        action); a copy that fails, or does not get that far, gives no tasks. Nothing is saved.
+        """
+        functions = {name: _does_nothing for name in self.operations}
+        found = []
+        for values in choices:
+            workflow = self.load_workflow(state_json, spec_json)
+            environment = RestrictedEnvironment(functions, self._code_cache, self.script_time_limit, per_action=True)
+            workflow.script_engine = RecordingScriptEngine(environment, None)
+            try:
+                task = workflow.get_task_from_id(UUID(task_id))
+                task.set_data(**values)
+                task.run()
+                workflow.do_engine_steps()
+            except Exception as exc:  # noqa: BLE001 - a preview that fails predicts nothing; the real step tells
+                _log.info("preview of task %s stopped: %s", task_id, type(exc).__name__)
+                found.append([])
+                continue
+            found.append([t.task_spec for t in ready_user_tasks(workflow)])
+        return found
 
     def dump_workflow(self, workflow: BpmnWorkflow) -> str:
         state = json.loads(self.serializer.serialize_json(workflow))

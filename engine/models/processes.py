@@ -1,153 +1,34 @@
-"""SQLAlchemy 2 typed models: clinics, people, invoices, requests, processes and the audit log."""
+"""Process versions, their instances and user tasks, cancellation requests, deployments and the audit log."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import datetime
 
 from sqlalchemy import (
-    BigInteger,
     CheckConstraint,
-    Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .vocabulary import (
+from engine.vocabulary import (
     ACTIVE_INSTANCE_STATUSES,
     DeploymentOutcome,
     InstanceStatus,
-    InvoiceStatus,
     RequestStatus,
     Screen,
     UserTaskState,
     sql_in,
 )
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator):
-    """Stored as naive UTC on every database, returned as an aware UTC datetime."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime: times are stored in UTC and must carry a time zone")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value, dialect):
-        return None if value is None else value.replace(tzinfo=UTC)
-
-
-class Money(TypeDecorator):
-    """An exact Decimal amount with two places, stored as integer minor units (never a float)."""
-
-    impl = BigInteger
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        cents = Decimal(value) * 100
-        if cents != cents.to_integral_value():
-            raise ValueError(f"amount {value} has more than two decimal places")
-        return int(cents)
-
-    def process_result_value(self, value, dialect):
-        return None if value is None else (Decimal(value) / 100).quantize(Decimal("0.01"))
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class Clinic(Base):
-    __tablename__ = "clinics"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
-    cancellation_mode: Mapped[str] = mapped_column(String(20))  # "approval" | "direct"
-    # The process the clinic runs; empty means the standard one for its cancellation mode.
-    process_id: Mapped[str | None] = mapped_column(String(100))
-    currency: Mapped[str] = mapped_column(String(3), default="USD")
-    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
-
-
-class User(Base):
-    """A person who logs in. Deactivated, never deleted: the audit log points at users."""
-
-    __tablename__ = "users"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(80), unique=True)
-    full_name: Mapped[str] = mapped_column(String(200))
-    password_hash: Mapped[str] = mapped_column(String(255))
-    active: Mapped[bool] = mapped_column(default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    grants: Mapped[list[RoleGrant]] = relationship(back_populates="user")
-
-
-class RoleGrant(Base):
-    """A user holds a role in a clinic; several rows give several roles (and, later, clinics).
-
-    Installation-wide roles (the business analyst) have no clinic.
-    """
-
-    __tablename__ = "role_grants"
-    __table_args__ = (UniqueConstraint("user_id", "clinic_id", "role"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinics.id"), index=True)
-    role: Mapped[str] = mapped_column(String(40))
-
-    user: Mapped[User] = relationship(back_populates="grants")
-
-
-class Invoice(Base):
-    __tablename__ = "invoices"
-    __table_args__ = (
-        UniqueConstraint("clinic_id", "number"),
-        CheckConstraint(f"status IN ({sql_in(InvoiceStatus)})", name="ck_invoices_status"),
-        CheckConstraint(
-            f"approval_status IS NULL OR approval_status IN ({sql_in(RequestStatus)})",
-            name="ck_invoices_approval_status",
-        ),
-        Index("ix_invoices_clinic_date", "clinic_id", "invoice_date"),
-        Index("ix_invoices_clinic_patient", "clinic_id", "patient_name"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
-    number: Mapped[str] = mapped_column(String(40))
-    patient_name: Mapped[str] = mapped_column(String(200))
-    patient_id: Mapped[str] = mapped_column(String(40))
-    invoice_date: Mapped[date] = mapped_column(Date)
-    amount: Mapped[Decimal] = mapped_column("amount_cents", Money)
-    status: Mapped[str] = mapped_column(String(20), default=InvoiceStatus.OPEN)  # open | cancelled
-    # Denormalised status of the latest cancellation request, kept in the same transaction as the request.
-    approval_status: Mapped[str | None] = mapped_column(String(20))
-    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-
-    clinic: Mapped[Clinic] = relationship(lazy="joined", innerjoin=True)
+from .base import Base, UTCDateTime, utcnow
+from .clinics import Invoice, User
 
 
 class ProcessVersion(Base):
@@ -268,6 +149,17 @@ class UserTask(Base):
         return json.loads(self.form_data) if self.form_data else {}
 
 
+class NoOneMayDecide(Base):
+    """A running instance whose waiting step nobody may take (see instances.deciders): written when a step
+    becomes ready and when role grants or users change, so Process Instances counts and filters rows."""
+
+    __tablename__ = "no_one_may_decide"
+
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class CancellationRequest(Base):
     """An invoice cancellation request of an approval clinic and the decision on it."""
 
@@ -309,64 +201,6 @@ class Deployment(Base):
     outcome: Mapped[str] = mapped_column(String(40))  # new_version | unchanged
 
     version: Mapped[ProcessVersion | None] = relationship(lazy="joined")
-
-
-class ApiToken(Base):
-    """A bearer token for the JSON API: only its SHA-256 is stored; it expires and can be revoked."""
-
-    __tablename__ = "api_tokens"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
-class WebSession(Base):
-    """A login session; the signed cookie carries only its id (accounts.sessions)."""
-
-    __tablename__ = "web_sessions"
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
-class LoginFailure(Base):
-    """A failed login attempt (page or API), kept for throttling across workers and hosts (accounts.throttle)."""
-
-    __tablename__ = "login_failures"
-    __table_args__ = (
-        Index("ix_login_failures_pair", "username", "address", "at"),
-        Index("ix_login_failures_address", "address", "at"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(80))
-    address: Mapped[str] = mapped_column(String(64))
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class IdempotentResponse(Base):
-    """The first response to a state-changing API call with an Idempotency-Key, replayed on a retry."""
-
-    __tablename__ = "idempotent_responses"
-    __table_args__ = (UniqueConstraint("user_id", "key"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    key: Mapped[str] = mapped_column(String(200))
-    method: Mapped[str] = mapped_column(String(10))
-    path: Mapped[str] = mapped_column(String(500))
-    status: Mapped[int] = mapped_column(Integer)
-    body: Mapped[str] = mapped_column(Text)
-    # SHA-256 of the first request's canonical JSON body (NULL for records kept before migration 0008)
-    request_hash: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class AuditEvent(Base):

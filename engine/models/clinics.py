@@ -1,0 +1,97 @@
+"""Clinics, their people and roles, and their invoices."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from engine.vocabulary import (
+    InvoiceStatus,
+    RequestStatus,
+    sql_in,
+)
+
+from .base import Base, Money, UTCDateTime, utcnow
+
+
+class Clinic(Base):
+    __tablename__ = "clinics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    cancellation_mode: Mapped[str] = mapped_column(String(20))  # "approval" | "direct"
+    # The process the clinic runs; empty means the standard one for its cancellation mode.
+    process_id: Mapped[str | None] = mapped_column(String(100))
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+
+
+class User(Base):
+    """A person who logs in. Deactivated, never deleted: the audit log points at users."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    grants: Mapped[list[RoleGrant]] = relationship(back_populates="user")
+
+
+class RoleGrant(Base):
+    """A user holds a role in a clinic; several rows give several roles (and, later, clinics).
+
+    Installation-wide roles (the business analyst) have no clinic.
+    """
+
+    __tablename__ = "role_grants"
+    __table_args__ = (UniqueConstraint("user_id", "clinic_id", "role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinics.id"), index=True)
+    role: Mapped[str] = mapped_column(String(40))
+
+    user: Mapped[User] = relationship(back_populates="grants")
+
+
+class Invoice(Base):
+    __tablename__ = "invoices"
+    __table_args__ = (
+        UniqueConstraint("clinic_id", "number"),
+        CheckConstraint(f"status IN ({sql_in(InvoiceStatus)})", name="ck_invoices_status"),
+        CheckConstraint(
+            f"approval_status IS NULL OR approval_status IN ({sql_in(RequestStatus)})",
+            name="ck_invoices_approval_status",
+        ),
+        Index("ix_invoices_clinic_date", "clinic_id", "invoice_date"),
+        Index("ix_invoices_clinic_patient", "clinic_id", "patient_name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    number: Mapped[str] = mapped_column(String(40))
+    patient_name: Mapped[str] = mapped_column(String(200))
+    patient_id: Mapped[str] = mapped_column(String(40))
+    invoice_date: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column("amount_cents", Money)
+    status: Mapped[str] = mapped_column(String(20), default=InvoiceStatus.OPEN)  # open | cancelled
+    # Denormalised status of the latest cancellation request, kept in the same transaction as the request.
+    approval_status: Mapped[str | None] = mapped_column(String(20))
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    clinic: Mapped[Clinic] = relationship(lazy="joined", innerjoin=True)
