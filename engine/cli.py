@@ -1,17 +1,20 @@
-"""Command line: `python -m engine.cli migrate | seed-demo | validate` (used by the Makefile)."""
+"""Command line: `python -m engine.cli init --admin NAME | migrate | seed-demo | validate |
+grant-installation-admin NAME` (migrate, seed-demo and validate are used by the Makefile)."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import sys
 from pathlib import Path
 
 from .db import default_url, make_engine, make_session_factory, unit_of_work
 from .demo import is_empty, seed_demo
-from .errors import ProcessesInvalid
+from .errors import DomainError, Invalid, ProcessesInvalid
 from .instances.operations import build_runtime
 from .schema import upgrade
+from .usecases import account
 from .usecases.deployments import deploy_processes
 from .workflow.parsing import PROCESSES_DIR, load_directory
 
@@ -25,24 +28,59 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("seed-demo", help="fill an EMPTY database with the demo clinics, users and invoices")
     check = sub.add_parser("validate", help="check every file of processes/ and print path:line: element: message")
     check.add_argument("directory", nargs="?", default=str(PROCESSES_DIR))
+    init = sub.add_parser("init", help="a real installation: schema, processes/ and the first installation admin")
+    init.add_argument("--admin", required=True, metavar="USERNAME", help="the installation administrator's username")
+    init.add_argument("--full-name", default="", help="their full name")
+    grant = sub.add_parser("grant-installation-admin", help="make an existing user an installation administrator")
+    grant.add_argument("username")
     args = parser.parse_args(argv)
     runtime = build_runtime()
     if args.command == "validate":
         return _validate(Path(args.directory), runtime.operation_names)
     url = default_url(INSTANCE)
     factory = make_session_factory(make_engine(url), runtime)
-    if args.command == "migrate":
+    if args.command in ("migrate", "init"):
         upgrade(url)
         with unit_of_work(factory) as session:
             deploy_processes(session)
         print(f"Database is at the latest schema: {_redact(url)}")
+        return _init(factory, args.admin, args.full_name) if args.command == "init" else 0
+    if args.command == "grant-installation-admin":
+        try:
+            with unit_of_work(factory) as session:
+                print(account.grant_installation_admin(session, args.username))
+        except DomainError as exc:
+            print(exc.message, file=sys.stderr)
+            return 1
         return 0
     with unit_of_work(factory) as session:
         if not is_empty(session):
             print("The database already has data: demo data not added.")
             return 0
         seed_demo(session)
-    print("Demo data added: users billing, approver, supervisor, admin, lakeside, analyst (password: demo).")
+    print("Demo data added: users billing, approver, supervisor, admin, lakeside, analyst, root (password: demo).")
+    return 0
+
+
+def _init(factory, username: str, full_name: str) -> int:
+    with unit_of_work(factory, read_only=True) as session:
+        if account.is_initialised(session):
+            print("This installation is already initialised (it has users): nothing was changed.")
+            return 0
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"Password for {username} (12 characters or more): ")
+        if getpass.getpass("Again: ") != password:
+            print("The two passwords differ: nothing was changed.", file=sys.stderr)
+            return 1
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    try:
+        with unit_of_work(factory) as session:
+            message = account.initialise(session, username, password, full_name)
+    except Invalid as exc:
+        print(f"Nothing was changed: {exc.message}", file=sys.stderr)
+        return 1
+    print(message or "This installation is already initialised (it has users): nothing was changed.")
     return 0
 
 

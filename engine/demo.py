@@ -25,6 +25,7 @@ USERS = [
     ("admin", "Ada Admin", "Northside Clinic", ["admin"]),
     ("lakeside", "Lee Lakeside", "Lakeside Clinic", ["billing_staff"]),
     ("analyst", "Ana Analyst", None, ["analyst"]),  # installation-wide, no clinic
+    ("root", "Rita Root", None, ["installation_admin"]),  # installation-wide: clinics and their administrators
 ]
 FIRST = [
     "Maria",
@@ -73,7 +74,9 @@ LAST = [
 
 
 def is_empty(session: Session) -> bool:
-    return not session.scalar(select(func.count()).select_from(Clinic))
+    return not session.scalar(select(func.count()).select_from(Clinic)) and not session.scalar(
+        select(func.count()).select_from(User)
+    )
 
 
 def seed_demo(session: Session, invoices_per_clinic: int = 300, seed: int = 7) -> None:
@@ -86,7 +89,9 @@ def seed_demo(session: Session, invoices_per_clinic: int = 300, seed: int = 7) -
     session.flush()
     password = hash_password(DEMO_PASSWORD)
     for username, full_name, clinic, roles in USERS:
-        user = User(username=username, full_name=full_name, password_hash=password)
+        domain = (clinic or "installation").split()[0].lower()
+        email = f"{username}@{domain}.example"
+        user = User(username=username, full_name=full_name, password_hash=password, email=email)
         session.add(user)
         session.flush()
         clinic_id = clinics[clinic].id if clinic else None

@@ -86,6 +86,11 @@ class AuditAction(StrEnum):
     ROLE_REVOKED = "role_revoked"
     USER_DEACTIVATED = "user_deactivated"
     USER_REACTIVATED = "user_reactivated"
+    USER_ADDED = "user_added"
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - the name of an audit action
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105
+    CLINIC_CREATED = "clinic_created"
+    CLINIC_SETTINGS_CHANGED = "clinic_settings_changed"
 
 
 def sql_in(values) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -125,3 +127,30 @@ def seed_database(url: str, derived: bool = False) -> None:
                     deciders.refresh_clinic(session, clinic_id)
     finally:
         engine.dispose()
+
+
+def seed_old_sqlite(path, revision: str, scratch) -> None:
+    """A SQLite file at an old `revision` holding the rows seed_database writes: they are written by today's
+    models into a database at head (in the directory `scratch`), then copied, column by column that the old
+    schema has, into the old file."""
+    from alembic import command  # noqa: PLC0415 - only the upgrade tests need it
+
+    from engine.schema import alembic_config, upgrade  # noqa: PLC0415
+
+    command.upgrade(alembic_config(f"sqlite:///{path}"), revision)
+    head = Path(scratch) / "head.db"
+    upgrade(f"sqlite:///{head}")
+    seed_database(f"sqlite:///{head}")
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("ATTACH DATABASE ? AS head", (str(head),))
+        tables = [r[0] for r in conn.execute("SELECT name FROM main.sqlite_master WHERE type = 'table'")]
+        for table in tables:
+            if table == "alembic_version":
+                continue
+            columns = ", ".join(f'"{r[1]}"' for r in conn.execute(f'PRAGMA main.table_info("{table}")'))
+            conn.execute(f'INSERT INTO main."{table}" ({columns}) SELECT {columns} FROM head."{table}"')
+        conn.commit()
+        conn.execute("DETACH DATABASE head")
+    finally:
+        conn.close()

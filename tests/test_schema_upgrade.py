@@ -12,7 +12,7 @@ import sqlite3
 
 import pytest
 from alembic import command
-from schema_rows import CONSTRAINTS, seed_database
+from schema_rows import CONSTRAINTS, seed_database, seed_old_sqlite
 from sqlalchemy import delete, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
 
@@ -62,9 +62,7 @@ def sqlite_state(path) -> dict:
 def sqlite_at_0006(tmp_path):
     """A SQLite file migrated to 0006 holding demo data and rows in every table that references others."""
     path = tmp_path / "old.db"
-    url = f"sqlite:///{path}"
-    command.upgrade(alembic_config(url), "0006")
-    seed_database(url)
+    seed_old_sqlite(path, "0006", tmp_path)
     return path
 
 

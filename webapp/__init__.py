@@ -15,7 +15,7 @@ from engine.instances.operations import build_runtime
 from engine.usecases.deployments import deploy_processes
 from engine.workflow.runtime import WorkflowRuntime
 
-from . import admin, api, approvals, auth, billing, errors, health, plumbing, processes
+from . import admin, administration, api, approvals, auth, billing, errors, health, plumbing, processes
 
 
 def _secret_key(instance_path: str) -> str:
@@ -76,6 +76,7 @@ def create_app(config: dict | None = None, runtime: WorkflowRuntime | None = Non
     plumbing.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
-    for blueprint in (auth.bp, billing.bp, approvals.bp, admin.bp, processes.bp, api.bp, health.bp):
+    blueprints = (auth.bp, billing.bp, approvals.bp, admin.bp, processes.bp, api.bp, health.bp)
+    for blueprint in (*blueprints, administration.bp, administration.account_bp):
         app.register_blueprint(blueprint)
     return app

@@ -1,5 +1,4 @@
-"""Home > Administration: Process Instances (monitor, retry, terminate the clinic's instances) and Users (who
-holds which role in the clinic); for clinic administrators."""
+"""Home > Administration > Process Instances: monitor, retry and terminate the clinic's instances (admins)."""
 
 from __future__ import annotations
 
@@ -20,7 +19,7 @@ from engine.db import unit_of_work
 from engine.errors import Invalid
 from engine.reads import monitoring, queries
 from engine.reads.instance_detail import instance_detail
-from engine.usecases import instance_admin, people
+from engine.usecases import instance_admin
 
 from .auth import permission_required
 from .plumbing import actor, small_int, uow
@@ -153,37 +152,3 @@ def terminate(instance_id: int):
         return _instance_page(instance_id, exc.errors, 422)
     flash("The instance is terminated; the invoice stays Open and a new request may be made.", "success")
     return redirect(url_for("admin.instance", instance_id=instance_id))
-
-
-# ---- Home > Administration > Users: who holds which role in the clinic ------------------------------------------
-
-
-@bp.get("/users")
-@permission_required(Permission.MANAGE_PEOPLE)
-def users():
-    with uow(read_only=True) as session:
-        found = people.clinic_people(session, actor())
-    return render_template("admin/users.html", people=found, roles=people.CLINIC_ROLES)
-
-
-@bp.post("/users/<username>/roles")
-@permission_required(Permission.MANAGE_PEOPLE)
-def change_role(username: str):
-    change = people.revoke_role if request.form.get("change") == "revoke" else people.grant_role
-    return _people_change(change, username, request.form.get("role", ""))
-
-
-@bp.post("/users/<username>/active")
-@permission_required(Permission.MANAGE_PEOPLE)
-def change_active(username: str):
-    return _people_change(people.set_active, username, request.form.get("active") == "1")
-
-
-def _people_change(change, username: str, value):
-    try:
-        with uow() as session:
-            message = change(session, actor(), username, value)
-        flash(message, "success")
-    except Invalid as exc:
-        flash(f"Nothing was changed: {exc.message}", "error")
-    return redirect(url_for("admin.users"))

@@ -91,8 +91,11 @@ def login():
         flask_session.clear()  # a new session id on login (no fixation)
         flask_session["sid"] = session_id
         login_user(WebUser(found))
+        if found.must_change_password:
+            flash("Choose your own password now: the one you were given works only once.", "info")
+            return redirect(url_for("account.my_account"))
         if found.clinic_id is None and not request.args.get("next"):
-            return redirect(url_for("processes.index"))
+            return redirect(_landing(found))
         return redirect(_safe_next(request.args.get("next")))
     return render_template("auth/login.html", form=form)
 
@@ -108,12 +111,38 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
+def _landing(actor: Actor) -> str:
+    """Where a person starts: installation-wide roles have no invoices."""
+    if actor.clinic_id is not None:
+        return url_for("billing.invoices")
+    if may(actor, Permission.MANAGE_CLINICS):
+        return url_for("administration.clinics_page")
+    return url_for("processes.index")
+
+
 @bp.get("/")
 def home():
-    if current_user.is_authenticated and current_user.actor.clinic_id is None:
-        return redirect(url_for("processes.index"))
+    if current_user.is_authenticated:
+        return redirect(_landing(current_user.actor))
     return redirect(url_for("billing.invoices"))
+
+
+# While a one-time password is in use, only these pages open (and the API refuses the account's tokens).
+_WHILE_CHANGING = {"account.my_account", "auth.logout", "auth.login", "static", "health.healthz"}
+
+
+def _password_first():
+    if (
+        current_user.is_authenticated
+        and current_user.actor.must_change_password
+        and request.endpoint not in _WHILE_CHANGING
+        and not request.path.startswith("/api/")
+    ):
+        flash("Choose your own password first: the one you were given works only once.", "info")
+        return redirect(url_for("account.my_account"))
+    return None
 
 
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
+    app.before_request(_password_first)

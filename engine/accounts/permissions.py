@@ -24,6 +24,8 @@ class Permission(StrEnum):
     VIEW_PROCESSES = "view_processes"
     DEPLOY = "deploy"
     MANAGE_PEOPLE = "manage_people"
+    CLINIC_SETTINGS = "clinic_settings"
+    MANAGE_CLINICS = "manage_clinics"
 
 
 APPROVER_ROLES = frozenset({Role.APPROVER, Role.ADMIN})
@@ -51,17 +53,23 @@ RULES: dict[Permission, tuple[frozenset[Role], str]] = {
     ),
     Permission.DEPLOY: (frozenset({Role.ANALYST}), "Only a business analyst may deploy a process."),
     Permission.MANAGE_PEOPLE: (
-        frozenset({Role.ADMIN}),
+        frozenset({Role.ADMIN, Role.INSTALLATION_ADMIN}),
         "Only a clinic administrator may change who holds which role in the clinic.",
+    ),
+    Permission.CLINIC_SETTINGS: (
+        frozenset({Role.ADMIN}),
+        "Only a clinic administrator may change the clinic's settings.",
+    ),
+    Permission.MANAGE_CLINICS: (
+        frozenset({Role.INSTALLATION_ADMIN}),
+        "Only an installation administrator may create or rename clinics.",
     ),
 }
 
 
 def may(actor: Actor, permission: Permission) -> bool:
     roles, _message = RULES[permission]
-    if permission is Permission.WORK_ON_INVOICES:
-        return actor.clinic_id is not None  # every clinic user; each use case then checks the step's lane
-    return actor.has_any(roles)
+    return actor.has_any(roles)  # invoices: every staff role; each use case then checks the step's lane
 
 
 def require(actor: Actor, permission: Permission) -> None:

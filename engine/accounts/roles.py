@@ -10,6 +10,8 @@ class Role(StrEnum):
     APPROVER = "approver"
     ADMIN = "admin"  # Clinic administrator
     ANALYST = "analyst"  # installation-wide: owns the processes, sees no invoice
+    INSTALLATION_ADMIN = "installation_admin"  # installation-wide: clinics and their administrators, no invoice
+    INTEGRATION = "integration"  # a clinic's service account (API keys): the billing system
 
 
 ROLES: dict[str, str] = {
@@ -17,14 +19,20 @@ ROLES: dict[str, str] = {
     Role.APPROVER: "Approver",
     Role.ADMIN: "Clinic administrator",
     Role.ANALYST: "Business analyst",
+    Role.INSTALLATION_ADMIN: "Installation administrator",
+    Role.INTEGRATION: "Integration",
 }
+# Roles held in a clinic by its staff: the only ones a lane may name.
+STAFF_ROLES = (Role.BILLING_STAFF, Role.APPROVER, Role.ADMIN)
+# Roles that hold for the whole installation (their grant has no clinic).
+INSTALLATION_ROLES = frozenset({Role.ANALYST, Role.INSTALLATION_ADMIN})
 
 
 def _normalise(text: str) -> str:
     return " ".join(text.replace("_", " ").lower().split())
 
 
-_BY_WORDS = {_normalise(k): Role(k) for k in ROLES} | {_normalise(v): Role(k) for k, v in ROLES.items()}
+_BY_WORDS = {_normalise(k): k for k in STAFF_ROLES} | {_normalise(ROLES[k]): k for k in STAFF_ROLES}
 
 
 def lane_roles(lane: str | None) -> tuple[Role, ...]:
@@ -38,8 +46,8 @@ def lane_roles(lane: str | None) -> tuple[Role, ...]:
     for part in lane.split(","):
         key = _BY_WORDS.get(_normalise(part))
         if key is None:
-            known = ", ".join(ROLES.values())
-            raise ValueError(f"lane part '{part.strip()}' is not a known role (known roles: {known})")
+            known = ", ".join(ROLES[r] for r in STAFF_ROLES)
+            raise ValueError(f"lane part '{part.strip()}' is not a known staff role (lanes name: {known})")
         roles.append(key)
     return tuple(roles)
 

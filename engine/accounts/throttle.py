@@ -116,6 +116,7 @@ def log_in(session: Session, username: str, password: str, address: str) -> Acto
         record_failure(session, username, address)
         return None
     record_success(session, username, address)
+    user.last_login_at = utcnow()
     return actor
 
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.errors import Unauthenticated
+from engine.errors import Forbidden, Unauthenticated
 from engine.models import ApiToken, utcnow
 
 from . import throttle
@@ -31,6 +31,8 @@ def issue(session: Session, username: str, password: str, address: str) -> tuple
     actor = throttle.log_in(session, username, password, address)
     if actor is None:
         return None
+    if actor.must_change_password:
+        raise Forbidden("Choose your own password first (log in on the web page): the one you were given works once.")
     token = secrets.token_urlsafe(32)
     expires_at = utcnow() + TOKEN_LIFETIME
     session.add(ApiToken(user_id=actor.user_id, token_hash=_digest(token), expires_at=expires_at))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.models import Clinic, RoleGrant, User
@@ -37,6 +37,8 @@ class Actor:
     currency: str
     roles: frozenset[str]
     process_id: str
+    must_change_password: bool = False
+    locale: str = "en_US"
 
     def has_any(self, roles) -> bool:
         return bool(self.roles.intersection(roles))
@@ -52,14 +54,28 @@ class Actor:
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
     """The active user with this username and password, or None (same answer for every failure)."""
-    user = session.scalar(select(User).where(User.username == username.strip()))
+    user = find_user(session, username)
     try:
         _HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
         return None
     if user is None or not user.active:
         return None
+    if _HASHER.check_needs_rehash(user.password_hash):  # Argon2 parameters changed since it was stored
+        user.password_hash = _HASHER.hash(password)
     return user
+
+
+def find_user(session: Session, username: str) -> User | None:
+    """The user with this username, whatever its case and surrounding spaces."""
+    return session.scalar(select(User).where(func.lower(User.username) == (username or "").strip().lower()))
+
+
+def verify_password(user: User, password: str) -> bool:
+    try:
+        return _HASHER.verify(user.password_hash, password or "")
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 def actor_for(session: Session, user_id: int) -> Actor | None:
@@ -76,7 +92,10 @@ def actor_for(session: Session, user_id: int) -> Actor | None:
     everywhere = frozenset(g.role for g in grants if g.clinic_id is None)
     clinic_ids = [g.clinic_id for g in grants if g.clinic_id is not None]
     if not clinic_ids:
-        return Actor(user.id, user.username, user.full_name, None, "All clinics", "", "UTC", "", everywhere, "")
+        return Actor(
+            user.id, user.username, user.full_name, None, "All clinics", "", "UTC", "", everywhere, "",
+            user.must_change_password,
+        )  # fmt: skip
     clinic = session.get(Clinic, clinic_ids[0])
     roles = frozenset(g.role for g in grants if g.clinic_id == clinic.id) | everywhere
     return Actor(
@@ -90,4 +109,6 @@ def actor_for(session: Session, user_id: int) -> Actor | None:
         clinic.currency,
         roles,
         clinic.process_id or CLINIC_PROCESSES[clinic.cancellation_mode],
+        user.must_change_password,
+        clinic.locale,
     )

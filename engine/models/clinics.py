@@ -12,6 +12,9 @@ from sqlalchemy import (
     Index,
     String,
     UniqueConstraint,
+    false,
+    func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -34,12 +37,15 @@ class Clinic(Base):
     process_id: Mapped[str | None] = mapped_column(String(100))
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    locale: Mapped[str] = mapped_column(String(20), default="en_US", server_default="en_US")  # Babel, e.g. de_CH
 
 
 class User(Base):
     """A person who logs in. Deactivated, never deleted: the audit log points at users."""
 
     __tablename__ = "users"
+    # Usernames are unique whatever their case: "Admin" cannot sit beside "admin".
+    __table_args__ = (Index("uq_users_username_lower", func.lower(text("username")), unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(80), unique=True)
@@ -47,6 +53,10 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    email: Mapped[str | None] = mapped_column(String(254))
+    # A one-time password given by an administrator: the user must choose their own at the next login.
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     grants: Mapped[list[RoleGrant]] = relationship(back_populates="user")
 

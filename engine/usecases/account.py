@@ -1,0 +1,71 @@
+"""A person's own account (My account: their password) and the installation's first administrator."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine.accounts import sessions
+from engine.accounts.passwords import check_new_password
+from engine.accounts.roles import Role
+from engine.accounts.users import Actor, find_user, hash_password, verify_password
+from engine.errors import Invalid, NotFound
+from engine.models import AuditEvent, RoleGrant, User
+from engine.vocabulary import AuditAction
+
+
+def change_password(session: Session, actor: Actor, current: str, new: str, again: str) -> str:
+    """The person's own new password (the current one is asked for). Every session and API token of theirs
+    ends, this one too: the caller starts a new session for the person."""
+    user = session.get(User, actor.user_id)
+    if not verify_password(user, current):
+        raise Invalid({"current_password": "Current password is not right: type the one you logged in with."})
+    if new != again:
+        raise Invalid({"new_password_again": "The two new passwords differ: type the same one twice."})
+    if new == current:
+        raise Invalid({"new_password": "Choose a password other than the current one."})
+    check_new_password(new, user.username, user.full_name, field="new_password")
+    user.password_hash = hash_password(new)
+    user.must_change_password = False
+    sessions.end_all_of(session, user.id)
+    session.add(AuditEvent(actor_id=user.id, action=AuditAction.PASSWORD_CHANGED, details="{}"))
+    return "Your password is changed; your other sessions and API tokens ended."
+
+
+def is_initialised(session: Session) -> bool:
+    return bool(session.scalar(select(func.count(User.id))))
+
+
+def initialise(session: Session, username: str, password: str, full_name: str = "") -> str | None:
+    """The first installation administrator of an empty installation; None (nothing written) when it already
+    has users."""
+    if is_initialised(session):
+        return None
+    username = (username or "").strip()
+    if not username:
+        raise Invalid({"username": "Give the installation administrator's username, e.g. --admin root."})
+    full_name = full_name or "Installation administrator"
+    check_new_password(password, username, full_name)
+    user = User(username=username, full_name=full_name, password_hash=hash_password(password))
+    session.add(user)
+    session.flush()
+    session.add(RoleGrant(user_id=user.id, clinic_id=None, role=Role.INSTALLATION_ADMIN))
+    return f"Installation administrator {username} created: log in and add the first clinic (Administration > Clinics)."
+
+
+def grant_installation_admin(session: Session, username: str) -> str:
+    """For an installation upgraded from before installation administrators existed (run from the CLI)."""
+    user = find_user(session, username)
+    if user is None:
+        raise NotFound(f"There is no user {username.strip()}.")
+    held = session.scalar(
+        select(RoleGrant).where(RoleGrant.user_id == user.id, RoleGrant.role == Role.INSTALLATION_ADMIN)
+    )
+    if held is not None:
+        return f"{user.username} already is an installation administrator."
+    session.add(RoleGrant(user_id=user.id, clinic_id=None, role=Role.INSTALLATION_ADMIN))
+    details = json.dumps({"user": user.username, "role": Role.INSTALLATION_ADMIN})
+    session.add(AuditEvent(action=AuditAction.ROLE_GRANTED, details=details))
+    return f"{user.username} is now an installation administrator."
