@@ -82,6 +82,7 @@ class AuditAction(StrEnum):
     PROCESS_MIGRATION = "process_migration"
     LOGIN_FAILED = "login_failed"
     LOGIN_LOCKED = "login_locked"
+    LOGGED_IN = "logged_in"
     ROLE_GRANTED = "role_granted"
     ROLE_REVOKED = "role_revoked"
     USER_DEACTIVATED = "user_deactivated"
@@ -91,6 +92,9 @@ class AuditAction(StrEnum):
     PASSWORD_CHANGED = "password_changed"  # noqa: S105
     CLINIC_CREATED = "clinic_created"
     CLINIC_SETTINGS_CHANGED = "clinic_settings_changed"
+    API_KEY_CREATED = "api_key_created"
+    API_KEY_REVOKED = "api_key_revoked"
+    CLINIC_CHOSEN = "clinic_chosen"
 
 
 def sql_in(values) -> str:

@@ -4,25 +4,21 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    Response,
-    current_app,
     flash,
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 
 from engine.accounts.permissions import Permission
-from engine.db import unit_of_work
 from engine.errors import Invalid
 from engine.reads import monitoring, queries
 from engine.reads.instance_detail import instance_detail
 from engine.usecases import instance_admin
 
 from .auth import permission_required
-from .plumbing import actor, small_int, uow
+from .plumbing import actor, csv_download, small_int, uow
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -99,15 +95,7 @@ def instances():
 @permission_required(Permission.MONITOR_INSTANCES)
 def instances_csv():
     filters, _raw = _filters()
-    who = actor()
-    factory = current_app.extensions["session_factory"]
-
-    def rows():
-        with unit_of_work(factory, read_only=True) as session:
-            yield from monitoring.export_csv(session, who, filters)
-
-    headers = {"Content-Disposition": "attachment; filename=process-instances.csv"}
-    return Response(stream_with_context(rows()), mimetype="text/csv", headers=headers)
+    return csv_download("process-instances.csv", monitoring.export_csv, actor(), filters)
 
 
 @bp.get("/instances/<id:instance_id>")

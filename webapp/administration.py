@@ -7,7 +7,14 @@ engine.usecases (people, clinics, account); these routes only read forms and sho
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask import session as flask_session
 from flask_login import login_required, login_user
 
@@ -16,10 +23,12 @@ from engine.accounts.permissions import Permission
 from engine.accounts.roles import Role
 from engine.accounts.users import actor_for
 from engine.errors import Invalid
+from engine.reads import audit, queries
 from engine.usecases import account, clinics, people
+from engine.usecases import integrations as integrations_uc
 
 from .auth import WebUser, permission_required
-from .plumbing import actor, small_int, uow
+from .plumbing import actor, csv_download, small_int, uow
 
 bp = Blueprint("administration", __name__, url_prefix="/admin")
 
@@ -195,6 +204,81 @@ def rename_clinic(clinic_id: int):
     return redirect(url_for("administration.clinics_page"))
 
 
+# ---- Integrations: API keys (clinic administrator) ---------------------------------------------------------
+
+
+@bp.route("/integrations", methods=["GET", "POST"])
+@permission_required(Permission.MANAGE_INTEGRATIONS)
+def integrations():
+    errors, values, handed, status = {}, {}, None, 200
+    if request.method == "POST":
+        values = {"name": request.form.get("name", ""), "expires_on": request.form.get("expires_on", "")}
+        try:
+            with uow() as session:
+                message, key = integrations_uc.create_key(session, actor(), values["name"], values["expires_on"])
+            flash(message, "success")
+            handed, values = {"name": values["name"].strip(), "key": key}, {}
+        except Invalid as exc:
+            errors, status = exc.errors, 422
+    with uow(read_only=True) as session:
+        keys = integrations_uc.list_keys(session, actor())
+    return render_template(
+        "administration/integrations.html", keys=keys, errors=errors, values=values, handed=handed
+    ), status
+
+
+@bp.post("/integrations/<id:key_id>/revoke")
+@permission_required(Permission.MANAGE_INTEGRATIONS)
+def revoke_key(key_id: int):
+    with uow() as session:
+        flash(integrations_uc.revoke_key(session, actor(), key_id), "success")
+    return redirect(url_for("administration.integrations"))
+
+
+# ---- Audit log (clinic administrator) ----------------------------------------------------------------------
+
+
+def _audit_filters() -> tuple[audit.AuditFilters, dict]:
+    args = request.args
+    raw = {k: args.get(k, "").strip() for k in ("from", "to", "person", "kind")}
+    errors = {}
+    try:
+        start = queries.parse_day(raw["from"], "From", "from")
+        end = queries.parse_day(raw["to"], "To", "to")
+    except Invalid as exc:
+        errors.update(exc.errors)
+        start = end = None
+    if raw["kind"] and raw["kind"] not in audit.KINDS:
+        errors["kind"] = "Kind must be one of the listed kinds."
+    if errors:
+        raise Invalid(errors)
+    return audit.AuditFilters(start, end, raw["person"], raw["kind"]), raw
+
+
+@bp.get("/audit")
+@permission_required(Permission.AUDIT_LOG)
+def audit_page():
+    page, errors = None, {}
+    raw = {k: request.args.get(k, "") for k in ("from", "to", "person", "kind")}
+    with uow(read_only=True) as session:
+        try:
+            filters, raw = _audit_filters()
+            page = audit.audit_log(session, actor(), filters, small_int(request.args.get("page", "1")) or 1)
+        except Invalid as exc:
+            errors = exc.errors
+    args = {k: v for k, v in raw.items() if v}
+    return render_template(
+        "administration/audit.html", page=page, filters=raw, args=args, errors=errors, kinds=audit.KINDS
+    ), 422 if errors else 200
+
+
+@bp.get("/audit.csv")
+@permission_required(Permission.AUDIT_LOG)
+def audit_csv():
+    filters, _raw = _audit_filters()
+    return csv_download("audit-log.csv", audit.audit_csv, actor(), filters)
+
+
 # ---- My account (everyone) ---------------------------------------------------------------------------------
 
 account_bp = Blueprint("account", __name__)
@@ -225,3 +309,21 @@ def my_account():
         except Invalid as exc:
             errors, status = exc.errors, 422
     return render_template("administration/account.html", errors=errors), status
+
+
+@account_bp.post("/account/clinic")
+@login_required
+def choose_clinic():
+    """People who work in several clinics act in one at a time: the header's clinic switch."""
+    wanted = small_int(request.form.get("clinic", ""))
+    if wanted == actor().clinic_id:
+        return redirect(url_for("auth.home"))
+    if wanted not in {clinic_id for clinic_id, _ in actor().other_clinics}:
+        flash("You have no role in that clinic.", "error")
+        return redirect(url_for("auth.home"))
+    with uow() as session:
+        sessions.choose_clinic(session, flask_session.get("sid"), wanted)
+        chosen = actor_for(session, actor().user_id, wanted)
+    login_user(WebUser(chosen))
+    flash(f"You now work in {chosen.clinic_name}.", "success")
+    return redirect(url_for("auth.home"))

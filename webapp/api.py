@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from engine.accounts import tokens
 from engine.accounts.permissions import Permission, may
+from engine.accounts.roles import Role
 from engine.errors import DomainError, Invalid, TooManyAttempts, Unauthenticated
 from engine.models import IdempotentResponse
 from engine.reads import monitoring, offers, queries, representations
@@ -57,11 +58,20 @@ def authenticate():
     if not header.startswith("Bearer ") or not header[7:].strip():
         return error(401, "unauthenticated", "Send Authorization: Bearer <token>; get a token with POST /api/tokens.")
     with uow(read_only=True) as session:
-        g.actor = tokens.actor_for_token(session, header[7:].strip())
+        g.actor, touch = tokens.actor_for_token(session, header[7:].strip())
+    if touch is not None:
+        with uow() as session:
+            tokens.touch_key(session, touch)
     g.token = header[7:].strip()
-    if not may(g.actor, Permission.WORK_ON_INVOICES) and request.endpoint != "api.revoke_token":
+    if not may(g.actor, Permission.WORK_ON_INVOICES) and request.endpoint not in ANY_CLINIC_ACTOR:
+        if Role.INTEGRATION in g.actor.roles:
+            return error(403, "forbidden", "API keys act for the clinic's billing system: this call is for its staff.")
         return error(403, "forbidden", "The API serves clinic users; analysts use the Processes page.")
     return None
+
+
+# Calls every authenticated caller may make (staff, API keys): the rest need a staff role.
+ANY_CLINIC_ACTOR = {"api.revoke_token", "api.clinic"}
 
 
 def body() -> dict:
@@ -143,12 +153,31 @@ def create_token():
     username, password = data.get("username"), data.get("password")
     if not isinstance(username, str) or not isinstance(password, str):
         raise Invalid({"username": "Send username and password as strings."})
+    clinic = data.get("clinic")
+    if clinic is not None and not isinstance(clinic, (str, int)):
+        raise Invalid({"clinic": "Send clinic as its id or its name."})
     with uow() as session:  # a failure is recorded (throttling) and committed before the 401
-        issued = tokens.issue(session, username, password, request.remote_addr or "")
+        issued = tokens.issue(session, username, password, request.remote_addr or "", clinic)
     if issued is None:
         raise Unauthenticated(tokens.WRONG_CREDENTIALS)
     token, expires_at = issued
     return jsonify(token=token, expires_at=representations.iso(expires_at)), 201
+
+
+@bp.get("/clinic")
+def clinic():
+    """The clinic the token or key acts in: what a billing system needs to send invoices in."""
+    a = g.actor
+    if a.clinic_id is None:
+        return error(403, "forbidden", "This account works in no clinic.")
+    return jsonify(
+        id=a.clinic_id,
+        name=a.clinic_name,
+        cancellation_workflow=a.cancellation_mode,
+        timezone=a.timezone,
+        locale=a.locale,
+        currency=a.currency,
+    )
 
 
 @bp.delete("/tokens/current")

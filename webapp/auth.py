@@ -36,8 +36,8 @@ def load_user(user_id: str) -> WebUser | None:
     """The user of the cookie's server-side session, if it is still live (logout and timeouts end it)."""
     session_id = flask_session.get("sid")
     with uow(read_only=True) as session:
-        owner, write = sessions.look_up(session, session_id)
-        found = actor_for(session, owner) if owner is not None and str(owner) == user_id else None
+        owner, write, clinic_id = sessions.look_up(session, session_id)
+        found = actor_for(session, owner, clinic_id) if owner is not None and str(owner) == user_id else None
     if write is not None:
         with uow() as session:
             (sessions.touch if write == "touch" else sessions.end)(session, session_id)

@@ -71,6 +71,12 @@ PATHS = {
             public=True,
         )
     },
+    "/api/clinic": {
+        "get": _op(
+            "The clinic the token or API key acts in",
+            {"200": _json(ref("Clinic"), "The clinic"), **_errors(401, 403)},
+        )
+    },
     "/api/tokens/current": {
         "delete": _op("Revoke the token of this call", {"204": {"description": "Revoked"}, **_errors(401)})
     },

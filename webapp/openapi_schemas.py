@@ -48,7 +48,26 @@ SCHEMAS = {
     "TokenRequest": {
         "type": "object",
         "required": ["username", "password"],
-        "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
+        "properties": {
+            "username": {"type": "string"},
+            "password": {"type": "string"},
+            "clinic": {
+                "oneOf": [{"type": "string"}, {"type": "integer"}],
+                "description": "The clinic the token acts in (id or name): needed when the person works in several",
+            },
+        },
+    },
+    "Clinic": {
+        "type": "object",
+        "required": ["id", "name", "cancellation_workflow", "timezone", "locale", "currency"],
+        "properties": {
+            "id": {"type": "integer"},
+            "name": {"type": "string"},
+            "cancellation_workflow": {"enum": ["approval", "direct"]},
+            "timezone": {"type": "string", "description": "IANA time zone, e.g. America/New_York"},
+            "locale": {"type": "string", "description": "e.g. en_US"},
+            "currency": {"type": "string", "description": "ISO 4217 code"},
+        },
     },
     "Token": {
         "type": "object",

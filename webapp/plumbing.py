@@ -8,7 +8,16 @@ from contextlib import contextmanager
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, has_request_context, jsonify, render_template, request
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    has_request_context,
+    jsonify,
+    render_template,
+    request,
+    stream_with_context,
+)
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
@@ -135,3 +144,16 @@ def init_app(app: Flask) -> None:
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
         return response
+
+
+def csv_download(filename: str, export, *args) -> Response:
+    """A CSV file streamed from `export(session, *args)` (a generator of lines), read in a read-only unit of
+    work of its own that lasts as long as the download."""
+    factory = current_app.extensions["session_factory"]
+
+    def rows():
+        with unit_of_work(factory, read_only=True) as session:
+            yield from export(session, *args)
+
+    headers = {"Content-Disposition": f"attachment; filename={filename}"}
+    return Response(stream_with_context(rows()), mimetype="text/csv", headers=headers)

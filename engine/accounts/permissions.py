@@ -26,6 +26,8 @@ class Permission(StrEnum):
     MANAGE_PEOPLE = "manage_people"
     CLINIC_SETTINGS = "clinic_settings"
     MANAGE_CLINICS = "manage_clinics"
+    MANAGE_INTEGRATIONS = "manage_integrations"
+    AUDIT_LOG = "audit_log"
 
 
 APPROVER_ROLES = frozenset({Role.APPROVER, Role.ADMIN})
@@ -60,6 +62,11 @@ RULES: dict[Permission, tuple[frozenset[Role], str]] = {
         frozenset({Role.ADMIN}),
         "Only a clinic administrator may change the clinic's settings.",
     ),
+    Permission.MANAGE_INTEGRATIONS: (
+        frozenset({Role.ADMIN}),
+        "Only a clinic administrator may manage the clinic's API keys.",
+    ),
+    Permission.AUDIT_LOG: (frozenset({Role.ADMIN}), "Only a clinic administrator may read the clinic's audit log."),
     Permission.MANAGE_CLINICS: (
         frozenset({Role.INSTALLATION_ADMIN}),
         "Only an installation administrator may create or rename clinics.",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from datetime import timedelta
+from typing import NamedTuple
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -34,18 +35,29 @@ def start(session: Session, user_id: int) -> str:
     return session_id
 
 
-def look_up(session: Session, session_id: str | None) -> tuple[int | None, str | None]:
-    """(the user of a live session or None, what to write: "touch", "end" or None). Reads only, so a page
-    that only reads stays a read-only unit of work; the caller writes in its own unit when asked to."""
+class Found(NamedTuple):
+    user_id: int | None  # the user of a live session, or None
+    write: str | None  # what the caller writes in a unit of its own: "touch", "end" or None
+    clinic_id: int | None = None  # the clinic the person chose to act in (people of several clinics)
+
+
+def look_up(session: Session, session_id: str | None) -> Found:
+    """The session's user and chosen clinic. Reads only, so a page that only reads stays a read-only unit of
+    work; the caller writes in its own unit when asked to."""
     if not session_id:
-        return None, None
+        return Found(None, None)
     found = session.get(WebSession, session_id)
     if found is None or found.ended_at is not None:
-        return None, None
+        return Found(None, None)
     now = utcnow()
     if now - found.last_seen_at > idle_limit() or now - found.created_at > absolute_limit():
-        return None, "end"
-    return found.user_id, "touch" if now - found.last_seen_at > TOUCH_EVERY else None
+        return Found(None, "end")
+    return Found(found.user_id, "touch" if now - found.last_seen_at > TOUCH_EVERY else None, found.clinic_id)
+
+
+def choose_clinic(session: Session, session_id: str, clinic_id: int) -> None:
+    """The session acts in this clinic from now on (the caller checked the person works there)."""
+    session.execute(update(WebSession).where(WebSession.id == session_id).values(clinic_id=clinic_id))
 
 
 def touch(session: Session, session_id: str) -> None:

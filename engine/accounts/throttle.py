@@ -117,6 +117,8 @@ def log_in(session: Session, username: str, password: str, address: str) -> Acto
         return None
     record_success(session, username, address)
     user.last_login_at = utcnow()
+    details = json.dumps({"user": user.username, "address": address})
+    session.add(AuditEvent(actor_id=user.id, action=AuditAction.LOGGED_IN, at=user.last_login_at, details=details))
     return actor
 
 

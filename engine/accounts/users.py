@@ -39,6 +39,7 @@ class Actor:
     process_id: str
     must_change_password: bool = False
     locale: str = "en_US"
+    other_clinics: tuple[tuple[int, str], ...] = ()  # (id, name) of the other clinics the person works in
 
     def has_any(self, roles) -> bool:
         return bool(self.roles.intersection(roles))
@@ -78,10 +79,12 @@ def verify_password(user: User, password: str) -> bool:
         return False
 
 
-def actor_for(session: Session, user_id: int) -> Actor | None:
-    """The Actor of an active user with at least one role (None otherwise).
+def actor_for(session: Session, user_id: int, clinic_id: int | None = None) -> Actor | None:
+    """The Actor of an active user with at least one role (None otherwise), acting in one clinic.
 
-    Clinic roles bind the user to that clinic; an analyst's grant has no clinic and sees every process.
+    Clinic roles bind the user to that clinic: `clinic_id` when they hold a role there (a person of several
+    clinics chooses), else the first they were given. An analyst's or installation administrator's grant has
+    no clinic and holds everywhere.
     """
     user = session.get(User, user_id)
     if user is None or not user.active:
@@ -96,8 +99,14 @@ def actor_for(session: Session, user_id: int) -> Actor | None:
             user.id, user.username, user.full_name, None, "All clinics", "", "UTC", "", everywhere, "",
             user.must_change_password,
         )  # fmt: skip
-    clinic = session.get(Clinic, clinic_ids[0])
+    clinic = session.get(Clinic, clinic_id if clinic_id in clinic_ids else clinic_ids[0])
     roles = frozenset(g.role for g in grants if g.clinic_id == clinic.id) | everywhere
+    others = set(clinic_ids) - {clinic.id}
+    other_clinics = (
+        tuple(session.execute(select(Clinic.id, Clinic.name).where(Clinic.id.in_(others)).order_by(Clinic.name)))
+        if others
+        else ()
+    )
     return Actor(
         user.id,
         user.username,
@@ -111,4 +120,5 @@ def actor_for(session: Session, user_id: int) -> Actor | None:
         clinic.process_id or CLINIC_PROCESSES[clinic.cancellation_mode],
         user.must_change_password,
         clinic.locale,
+        tuple((i, n) for i, n in other_clinics),
     )

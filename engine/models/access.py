@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    CheckConstraint,
     ForeignKey,
     Index,
     Integer,
@@ -22,12 +23,19 @@ class ApiToken(Base):
 
     __tablename__ = "api_tokens"
 
+    __table_args__ = (CheckConstraint("kind IN ('token', 'key')", name="ck_api_tokens_kind"),)
+
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # an API key may never expire
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # "token": a person's, from POST /api/tokens (12 hours); "key": an Integration service account's API key.
+    kind: Mapped[str] = mapped_column(String(20), default="token", server_default="token")
+    clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinics.id"))  # the clinic it acts in
+    name: Mapped[str | None] = mapped_column(String(100))
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class WebSession(Base):
@@ -37,6 +45,7 @@ class WebSession(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinics.id"))  # chosen by people of several clinics
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -78,12 +78,16 @@ def clinic_people(session: Session, actor: Actor, clinic_id: int | None = None) 
     return list(people.values())
 
 
-def _member(session: Session, clinic: Clinic, username: str) -> User:
-    """A user who holds a role in the clinic (another clinic's user is not found); locks the clinic."""
+def _member(session: Session, clinic: Clinic, username: str, anyone: bool = False) -> User:
+    """A user who holds a role in the clinic (another clinic's user is not found; with `anyone`, any user, so
+    the installation administrator can give someone a role in a second clinic); locks the clinic."""
     deciders.lock_clinic(session, clinic.id, write=True)
     user = find_user(session, username)
-    member = user is not None and session.scalar(
-        select(func.count(RoleGrant.id)).where(RoleGrant.user_id == user.id, RoleGrant.clinic_id == clinic.id)
+    member = user is not None and (
+        anyone
+        or session.scalar(
+            select(func.count(RoleGrant.id)).where(RoleGrant.user_id == user.id, RoleGrant.clinic_id == clinic.id)
+        )
     )
     if not member:
         raise NotFound(f"There is no user {username.strip()} in {clinic.name}.")
@@ -116,7 +120,7 @@ def audit(session: Session, actor: Actor, clinic: Clinic | None, action: AuditAc
 def grant_role(session: Session, actor: Actor, username: str, role: str, clinic_id: int | None = None) -> str:
     """Give a user of the clinic a role there; what the administrator reads."""
     clinic = clinic_of(session, actor, clinic_id)
-    user = _member(session, clinic, username)
+    user = _member(session, clinic, username, anyone=Role.INSTALLATION_ADMIN in actor.roles)
     role = _role(role)
     if _grant(session, clinic, user, role) is not None:
         return f"{user.full_name} already is {ROLES[role]}."

@@ -35,3 +35,42 @@ def cell(row: Locator, column: str) -> Locator:
     table = row.locator("xpath=ancestor::table[1]")
     headers = [h.strip() for h in table.get_by_role("columnheader").all_inner_texts()]
     return row.get_by_role("cell").nth(headers.index(column))
+
+
+def log_out(page: Page) -> None:
+    page.get_by_role("button", name="Log out").click()
+    expect(page).to_have_url(re.compile(r"/login$"))
+    expect(page.get_by_role("status").filter(has_text="You are logged out.")).to_be_visible()
+
+
+def search_invoice(page: Page, number: str) -> Locator:
+    """Home > Billing > Invoice, search the number; returns the invoice's row."""
+    main_nav(page, "Invoice")
+    expect(page).to_have_url(INVOICE_LIST)
+    page.get_by_label("Search").fill(number)
+    page.get_by_role("button", name="Search").click()
+    expect(page).to_have_url(re.compile(r"[?&]q=" + re.escape(number)))
+    return invoice_row(page, number)
+
+
+def invoice_row(page: Page, number: str) -> Locator:
+    table = page.get_by_role("table", name="Invoices")
+    row = table.get_by_role("row").filter(has=page.get_by_role("link", name=number, exact=True))
+    expect(row).to_have_count(1)
+    return row
+
+
+def select_row(row: Locator) -> None:
+    # Click a plain cell (not the invoice-number link, which opens the invoice instead of selecting it).
+    cell(row, "Patient").click()
+    expect(row).to_have_attribute("aria-selected", "true")
+
+
+def open_more_action(page: Page) -> Locator:
+    button = page.get_by_role("button", name="More Action")
+    expect(button).to_be_enabled()
+    button.click()
+    expect(button).to_have_attribute("aria-expanded", "true")
+    menu = page.get_by_role("menu")
+    expect(menu).to_be_visible()
+    return menu

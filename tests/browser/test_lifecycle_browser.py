@@ -7,53 +7,25 @@ from __future__ import annotations
 
 import re
 
-from browsing import INVOICE_LIST, REQUESTED, cell, log_in, main_nav
+from browsing import (
+    INVOICE_LIST,
+    REQUESTED,
+    cell,
+    invoice_row,
+    log_in,
+    log_out,
+    open_more_action,
+    search_invoice,
+    select_row,
+)
 from playwright.sync_api import Locator, Page, expect
 
 HTML_REMARKS = "<img src=x onerror=alert(1)><b>bold</b>"
 
 
 # ---------------------------------------------------------------- helpers: what a person does
-# (log_in, main_nav and cell are in tests/browser/browsing.py, shared with test_admin_browser.py)
-
-
-def log_out(page: Page) -> None:
-    page.get_by_role("button", name="Log out").click()
-    expect(page).to_have_url(re.compile(r"/login$"))
-    expect(page.get_by_role("status").filter(has_text="You are logged out.")).to_be_visible()
-
-
-def search_invoice(page: Page, number: str) -> Locator:
-    """Home > Billing > Invoice, search the number; returns the invoice's row."""
-    main_nav(page, "Invoice")
-    expect(page).to_have_url(INVOICE_LIST)
-    page.get_by_label("Search").fill(number)
-    page.get_by_role("button", name="Search").click()
-    expect(page).to_have_url(re.compile(r"[?&]q=" + re.escape(number)))
-    return invoice_row(page, number)
-
-
-def invoice_row(page: Page, number: str) -> Locator:
-    table = page.get_by_role("table", name="Invoices")
-    row = table.get_by_role("row").filter(has=page.get_by_role("link", name=number, exact=True))
-    expect(row).to_have_count(1)
-    return row
-
-
-def select_row(row: Locator) -> None:
-    # Click a plain cell (not the invoice-number link, which opens the invoice instead of selecting it).
-    cell(row, "Patient").click()
-    expect(row).to_have_attribute("aria-selected", "true")
-
-
-def open_more_action(page: Page) -> Locator:
-    button = page.get_by_role("button", name="More Action")
-    expect(button).to_be_enabled()
-    button.click()
-    expect(button).to_have_attribute("aria-expanded", "true")
-    menu = page.get_by_role("menu")
-    expect(menu).to_be_visible()
-    return menu
+# (log_in, log_out, main_nav, cell, search_invoice, invoice_row, select_row and open_more_action are in
+# tests/browser/browsing.py, shared with the other browser tests)
 
 
 def expect_enabled_item(menu: Locator, name: str) -> Locator:
