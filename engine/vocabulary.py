@@ -80,6 +80,7 @@ class AuditAction(StrEnum):
     INSTANCE_MIGRATED = "instance_migrated"
     INSTANCE_MIGRATION_REFUSED = "instance_migration_refused"
     PROCESS_MIGRATION = "process_migration"
+    PROCESS_DEPLOYED = "process_deployed"  # installation-wide: shown in every clinic's audit log
     LOGIN_FAILED = "login_failed"
     LOGIN_LOCKED = "login_locked"
     LOGGED_IN = "logged_in"

@@ -110,6 +110,12 @@ class Api:
     def delete(self, url):
         return self.client.delete(url, headers=self.headers())
 
+    def put(self, url, payload=None, headers=None):
+        return self.client.put(url, json=payload, headers=self.headers(headers))
+
+    def patch(self, url, payload=None, headers=None):
+        return self.client.patch(url, json=payload, headers=self.headers(headers))
+
 
 def assert_error(response, status: int, code: str, words: str = ""):
     assert response.status_code == status, response.json

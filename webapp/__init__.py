@@ -15,7 +15,19 @@ from engine.instances.operations import build_runtime
 from engine.usecases.deployments import deploy_processes
 from engine.workflow.runtime import WorkflowRuntime
 
-from . import admin, administration, api, approvals, auth, billing, errors, health, plumbing, processes
+from . import (
+    admin,
+    administration,
+    api,
+    api_admin,  # noqa: F401 - adds the administration routes to the API's blueprint
+    approvals,
+    auth,
+    billing,
+    errors,
+    health,
+    plumbing,
+    processes,
+)
 
 
 def _secret_key(instance_path: str) -> str:

@@ -7,59 +7,24 @@ from functools import lru_cache
 
 from engine.vocabulary import InstanceStatus, InvoiceStatus, RequestStatus
 
+from .openapi_admin import ADMIN_PATHS, ADMIN_SCHEMAS
+from .openapi_parts import ID, IDEMPOTENCY, errors, json_body, op, param
 from .openapi_schemas import SCHEMAS, ref
 
-
-def _json(schema: dict, description: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _errors(*codes: int) -> dict:
-    words = {
-        400: "Malformed JSON or not an object",
-        401: "Missing, expired, unknown or revoked token",
-        403: "Not allowed for this role (or deciding one's own request)",
-        404: "Unknown, or another clinic's",
-        409: "Conflicts with the current state",
-        422: "Invalid input; `error.fields` names each field",
-        429: "Too many failed logins from this address: wait `Retry-After` seconds",
-    }
-    return {str(c): _json(ref("Error"), words[c]) for c in codes}
-
-
-def _param(name: str, where: str, schema: dict, description: str, required: bool = False) -> dict:
-    return {"name": name, "in": where, "required": required or where == "path", "schema": schema,
-            "description": description}  # fmt: skip
-
+_json, _errors, _param, _op = json_body, errors, param, op
 
 PAGE_PARAMS = [
     _param("page", "query", {"type": "integer", "minimum": 1, "maximum": 1_000_000}, "Page number, from 1"),
     _param("per_page", "query", {"type": "integer", "minimum": 1, "maximum": 100}, "Items per page (at most 100)"),
 ]
 NUMBER = _param("number", "path", {"type": "string"}, "The invoice number")
-ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
 REQUEST_ID = _param("request_id", "path", ID, "The cancellation request id")
-IDEMPOTENCY = _param(
-    "Idempotency-Key",
-    "header",
-    {"type": "string", "maxLength": 200},
-    "A retry with the same key returns the first answer",
-)
 
 
 def _incident(*schemas: str) -> dict:
     """202: the input was saved but the next step failed; the body carries `incident`."""
     schema = ref(schemas[0]) if len(schemas) == 1 else {"anyOf": [ref(name) for name in schemas]}
     return {"202": _json(schema, "Saved, but the next step failed: see `incident`")}
-
-
-def _op(summary: str, responses: dict, params=(), body: str | None = None, public: bool = False) -> dict:
-    op = {"summary": summary, "parameters": list(params), "responses": responses}
-    if body:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(body)}}}
-    if public:
-        op["security"] = []
-    return op
 
 
 PATHS = {
@@ -206,7 +171,7 @@ def openapi_document() -> dict:
         "security": [{"bearer": []}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": SCHEMAS,
+            "schemas": SCHEMAS | ADMIN_SCHEMAS,
         },
-        "paths": PATHS,
+        "paths": PATHS | ADMIN_PATHS,
     }

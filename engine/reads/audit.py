@@ -1,7 +1,8 @@
 """Administration > Audit log: what was done to and in a clinic, by whom and when, filterable and as CSV.
 
-A clinic's log holds its own events (people, roles, keys, settings, instances, invoices) and the installation-
-wide events of its people (logins, lockouts, password changes); never another clinic's.
+A clinic's log holds its own events (people, roles, keys, settings, instances, invoices), the installation-wide
+events of its people (logins, lockouts, password changes) and the analysts' deployments, which change every
+clinic's process; never another clinic's.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ def _query(actor: Actor, filters: AuditFilters) -> Select:
         or_(
             AuditEvent.clinic_id == actor.clinic_id,
             AuditEvent.clinic_id.is_(None) & AuditEvent.action.in_(PERSONAL) & AuditEvent.actor_id.in_(people),
+            AuditEvent.clinic_id.is_(None) & (AuditEvent.action == AuditAction.PROCESS_DEPLOYED),
         )
     )
     if filters.date_from:

@@ -123,6 +123,18 @@ def rename_clinic(session: Session, actor: Actor, clinic_id: int, name: str) -> 
     return f"Clinic {old} is now named {settings.name}."
 
 
+def find_clinic(session: Session, actor: Actor, key: int | str) -> Clinic:
+    """A clinic by id or name (installation administrator)."""
+    require(actor, Permission.MANAGE_CLINICS)
+    if isinstance(key, int):
+        clinic = session.get(Clinic, key)
+    else:
+        clinic = session.scalar(select(Clinic).where(func.lower(Clinic.name) == " ".join(key.split()).lower()))
+    if clinic is None:
+        raise NotFound(f"Clinic {key} was not found.")
+    return clinic
+
+
 def own_clinic(session: Session, actor: Actor) -> Clinic:
     require(actor, Permission.CLINIC_SETTINGS)
     return session.get(Clinic, actor.clinic_id)

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 from engine.accounts.permissions import Permission, require
 from engine.accounts.users import Actor
 from engine.errors import Invalid, NotFound, ProcessesInvalid
-from engine.models import Deployment, ProcessInstance, ProcessVersion
+from engine.models import AuditEvent, Deployment, ProcessInstance, ProcessVersion
 from engine.reads.offers import latest_version
-from engine.vocabulary import ACTIVE_INSTANCE_STATUSES, DeploymentOutcome
+from engine.vocabulary import ACTIVE_INSTANCE_STATUSES, AuditAction, DeploymentOutcome
 from engine.workflow.forms import FieldDef, describe_form
 from engine.workflow.parsing import MAX_FILE_BYTES, PROCESSES_DIR, LoadedProcess, Source, load_directory, parse_sources
 from engine.workflow.runtime import WorkflowRuntime, runtime_of
@@ -341,6 +341,9 @@ def deploy(session: Session, actor: Actor, filename: str, data: bytes) -> Deploy
         session.add(deployment)
         session.flush()
         deployments.append(deployment)
+        details = {"file": source.name, "process": loaded.process_id, "version": version.version, "outcome": outcome}
+        event = AuditEvent(actor_id=actor.user_id, action=AuditAction.PROCESS_DEPLOYED, details=json.dumps(details))
+        session.add(event)
     parts = []
     for d in deployments:
         if d.outcome == DeploymentOutcome.NEW_VERSION:

@@ -40,6 +40,7 @@ class Person:
     roles: tuple[str, ...]  # role ids in this clinic, in CLINIC_ROLES order
     email: str | None = None
     last_login_at: datetime | None = None
+    id: int = 0
 
     @property
     def role_names(self) -> str:
@@ -59,23 +60,62 @@ def clinic_of(session: Session, actor: Actor, clinic_id: int | None = None) -> C
     return clinic
 
 
-def clinic_people(session: Session, actor: Actor, clinic_id: int | None = None) -> list[Person]:
-    """The clinic's users, by name, with their roles there."""
+def clinic_people(
+    session: Session, actor: Actor, clinic_id: int | None = None, username: str | None = None
+) -> list[Person]:
+    """The clinic's users (or the one with `username`), by name, with their roles there."""
     clinic = clinic_of(session, actor, clinic_id)
-    rows = session.execute(
-        select(User.username, User.full_name, User.email, User.active, User.last_login_at, RoleGrant.role)
+    query = (
+        select(User.username, User.full_name, User.email, User.active, User.last_login_at, User.id, RoleGrant.role)
         .join(RoleGrant, RoleGrant.user_id == User.id)
         .where(RoleGrant.clinic_id == clinic.id)
         .order_by(User.full_name, User.username)
-    ).all()
+    )
+    if username is not None:
+        query = query.where(func.lower(User.username) == username.strip().lower())
     people: dict[str, Person] = {}
-    for username, full_name, email, active, last_login, role in rows:
-        known = people.get(username)
+    for name, full_name, email, active, last_login, user_id, role in session.execute(query):
+        known = people.get(name)
         roles = (*(known.roles if known else ()), role)
-        people[username] = Person(
-            username, full_name, active, tuple(r for r in CLINIC_ROLES if r in roles), email, last_login
-        )
+        ordered = tuple(r for r in CLINIC_ROLES if r in roles)
+        people[name] = Person(name, full_name, active, ordered, email, last_login, user_id)
     return list(people.values())
+
+
+def person(session: Session, actor: Actor, username: str, clinic_id: int | None = None) -> Person:
+    """One user of the clinic (another clinic's is not found)."""
+    found = clinic_people(session, actor, clinic_id, username)
+    if not found:
+        raise NotFound(f"There is no user {username.strip()} in this clinic.")
+    return found[0]
+
+
+def username_of(session: Session, actor: Actor, user_id: int, clinic_id: int | None = None) -> str:
+    """The username of a user of the clinic, by id (another clinic's user is not found)."""
+    clinic = clinic_of(session, actor, clinic_id)
+    username = session.scalar(
+        select(User.username)
+        .join(RoleGrant, RoleGrant.user_id == User.id)
+        .where(User.id == user_id, RoleGrant.clinic_id == clinic.id)
+    )
+    if username is None:
+        raise NotFound(f"There is no user {user_id} in {clinic.name}.")
+    return username
+
+
+def set_roles(session: Session, actor: Actor, username: str, roles: list[str], clinic_id: int | None = None) -> None:
+    """Exactly these roles in the clinic: the missing ones granted first, then the others revoked."""
+    for role in roles:
+        _role(role)
+    if not roles:
+        raise Invalid({"roles": "Keep at least one role: deactivate the user instead."})
+    held = person(session, actor, username, clinic_id).roles
+    for role in roles:
+        if role not in held:
+            grant_role(session, actor, username, role, clinic_id)
+    for role in held:
+        if role not in roles:
+            revoke_role(session, actor, username, role, clinic_id)
 
 
 def _member(session: Session, clinic: Clinic, username: str, anyone: bool = False) -> User:
