@@ -138,3 +138,39 @@ def test_administration_needs_a_login(web, demo):
     anonymous = web()
     for route in ROUTES:
         assert anonymous.get(route).status_code == 302
+
+
+def test_service_accounts_are_not_managed_as_people(web, demo, session_factory, db_snapshot):
+    admin = web("admin")
+    admin.post("/admin/integrations", {"name": "Billing system"})
+    users = admin.get("/admin/users").text
+    assert "Billing system (API key)" not in users
+    with unit_of_work(session_factory, read_only=True) as s:
+        from engine.models import User
+
+        account = s.scalar(select(User).where(User.full_name == "Billing system (API key)")).username
+    before = db_snapshot()
+    for route, data in [
+        (f"/admin/users/{account}/password", {}),
+        (f"/admin/users/{account}/roles", {"role": "admin", "change": "grant"}),
+    ]:
+        page = admin.post(route, data, follow_redirects=True).text
+        assert "is an API key&#39;s service account: manage it on Integrations" in page
+    assert db_snapshot() == before
+
+
+def test_the_last_administrator_of_another_clinic_is_kept_active(web, demo, db_snapshot):
+    root = web("root")
+    root.post("/admin/users/lakeside/roles?clinic=2", {"role": "admin", "change": "grant"})
+    root.post("/admin/users/lakeside/roles?clinic=1", {"role": "billing_staff", "change": "grant"})
+    before = db_snapshot()
+    page = root.post("/admin/users/lakeside/active?clinic=1", {"active": "0"}, follow_redirects=True).text
+    assert "Lee Lakeside is the last clinic administrator of Lakeside Clinic" in page
+    assert db_snapshot() == before
+
+
+def test_a_form_shown_for_one_clinic_does_not_act_on_another(web, demo, db_snapshot):
+    before = db_snapshot()
+    stale = web("admin").post("/admin/users/billing/roles?clinic=2", {"role": "approver", "change": "grant"})
+    assert stale.status_code == 404
+    assert db_snapshot() == before

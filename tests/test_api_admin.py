@@ -34,7 +34,8 @@ def test_users_through_the_api(api, demo, session_factory, db_snapshot):
     added = admin.post("/api/clinic/users", new, headers=key)
     assert added.status_code == 201 and added.json["roles"] == ["approver"] and added.json["one_time_password"]
     again = admin.post("/api/clinic/users", new, headers=key)
-    assert again.json == added.json and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json == added.json | {"one_time_password": None}  # the secret is shown once, never stored
+    assert again.headers["Idempotent-Replayed"] == "true"
     with unit_of_work(session_factory, read_only=True) as s:
         assert s.scalar(select(func.count(User.id)).where(User.username == "m.tanaka")) == 1
     duplicate = admin.post("/api/clinic/users", new | {"username": "M.Tanaka"})
@@ -152,3 +153,18 @@ def test_a_clinic_administrator_reaches_nothing_of_another_clinic(api, demo, db_
     assert_error(lakeside.get(f"/api/clinic/users?clinic={lakeside_id + 100}"), 404, "not_found")
     assert lakeside.get("/api/clinic/settings").json["name"] == "Lakeside Clinic"
     assert db_snapshot() == before
+
+
+def test_secrets_are_never_stored_for_a_replay(api, demo, session_factory):
+    from engine.models import IdempotentResponse
+
+    admin = api("admin")
+    key = {"Idempotency-Key": "key-once"}
+    created = admin.post("/api/clinic/api-keys", {"name": "Billing system"}, headers=key)
+    replay = admin.post("/api/clinic/api-keys", {"name": "Billing system"}, headers=key)
+    assert created.json["key"] and replay.json["key"] is None and replay.json["id"] == created.json["id"]
+    assert created.headers["Cache-Control"] == "no-store"
+    with unit_of_work(session_factory, read_only=True) as s:
+        assert all(created.json["key"] not in r.body for r in s.scalars(select(IdempotentResponse)))
+    too_late = admin.post("/api/clinic/api-keys", {"name": "X", "expires_on": "9999-12-31"})
+    assert_error(too_late, 422, "invalid")

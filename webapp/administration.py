@@ -215,7 +215,7 @@ def integrations():
         values = {"name": request.form.get("name", ""), "expires_on": request.form.get("expires_on", "")}
         try:
             with uow() as session:
-                message, key = integrations_uc.create_key(session, actor(), values["name"], values["expires_on"])
+                message, key, _id = integrations_uc.create_key(session, actor(), values["name"], values["expires_on"])
             flash(message, "success")
             handed, values = {"name": values["name"].strip(), "key": key}, {}
         except Invalid as exc:
@@ -300,7 +300,9 @@ def my_account():
                     form.get("new_password_again", ""),
                 )
                 session_id = sessions.start(session, actor().user_id)  # the others ended; this one goes on
-                renewed = actor_for(session, actor().user_id)
+                if actor().other_clinics:
+                    sessions.choose_clinic(session, session_id, actor().clinic_id)
+                renewed = actor_for(session, actor().user_id, actor().clinic_id)
             flask_session.clear()
             flask_session["sid"] = session_id
             login_user(WebUser(renewed))

@@ -107,6 +107,11 @@ def _page_args() -> tuple[int, int]:
     return _int_arg("page", 1, 1_000_000), _int_arg("per_page", 20, queries.MAX_PER_PAGE)
 
 
+def _full_path() -> str:
+    """The path with its query (`?clinic=2` names another clinic: a different request)."""
+    return request.full_path.rstrip("?")
+
+
 def idempotent(action: Callable[..., tuple[dict, int]]):
     """Run a state-changing action once per Idempotency-Key: a retry gets the first response back."""
     key = request.headers.get("Idempotency-Key", "").strip()
@@ -121,7 +126,7 @@ def idempotent(action: Callable[..., tuple[dict, int]]):
     request_hash = idempotency.fingerprint(request.get_json(silent=True))
 
     def replay(found: IdempotentResponse):
-        idempotency.check_same_request(found, request.method, request.path, request_hash)
+        idempotency.check_same_request(found, request.method, _full_path(), request_hash)
         response = Response(found.body, status=found.status, mimetype="application/json")
         response.headers["Idempotent-Replayed"] = "true"
         return response
@@ -132,8 +137,9 @@ def idempotent(action: Callable[..., tuple[dict, int]]):
         with uow() as session:
             payload, status = action(session, actor)
             if key:
+                stored_body = json.dumps(idempotency.without_secrets(payload))
                 idempotency.remember(
-                    session, actor.user_id, key, request.method, request.path, status, json.dumps(payload), request_hash
+                    session, actor.user_id, key, request.method, _full_path(), status, stored_body, request_hash
                 )
     except (DomainError, IntegrityError):
         if key and (found := stored()) is not None:  # a simultaneous retry committed first

@@ -190,8 +190,8 @@ def admin_create_key():
         raise Invalid({"expires_on": "Send expires_on as a date, YYYY-MM-DD, or leave it out."})
 
     def action(session, actor):
-        _message, key = integrations.create_key(session, actor, name, expires_on)
-        created = integrations.list_keys(session, actor)[0]
+        _message, key, key_id = integrations.create_key(session, actor, name, expires_on)
+        created = integrations.list_keys(session, actor, key_id)[0]
         return _key_json(created) | {"key": key}, 201
 
     return idempotent(action)

@@ -8,6 +8,7 @@ CLINIC = param("clinic", "query", ID, "Installation administrators: the clinic w
 USER_ID = param("user_id", "path", ID, "The user id")
 ROLE = {"enum": ["billing_staff", "approver", "admin"]}
 DATE_TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
+SHOWN_ONCE = "Shown once: a replay with the same Idempotency-Key answers null (secrets are never stored)"
 
 ADMIN_SCHEMAS = {
     "ClinicSettings": {
@@ -59,7 +60,7 @@ ADMIN_SCHEMAS = {
             {
                 "type": "object",
                 "required": ["admin_one_time_password"],
-                "properties": {"admin_one_time_password": {"type": ["string", "null"]}},
+                "properties": {"admin_one_time_password": {"type": ["string", "null"], "description": SHOWN_ONCE}},
             },
         ]
     },
@@ -101,7 +102,7 @@ ADMIN_SCHEMAS = {
             {
                 "type": "object",
                 "required": ["one_time_password"],
-                "properties": {"one_time_password": {"type": "string"}},
+                "properties": {"one_time_password": {"type": ["string", "null"], "description": SHOWN_ONCE}},
             },
         ]
     },
@@ -112,7 +113,7 @@ ADMIN_SCHEMAS = {
     "OneTimePassword": {
         "type": "object",
         "required": ["one_time_password"],
-        "properties": {"one_time_password": {"type": "string"}},
+        "properties": {"one_time_password": {"type": ["string", "null"], "description": SHOWN_ONCE}},
     },
     "ClinicUserList": {
         "type": "object",
@@ -146,7 +147,11 @@ ADMIN_SCHEMAS = {
     "CreatedApiKey": {
         "allOf": [
             {"$ref": "#/components/schemas/ApiKey"},
-            {"type": "object", "required": ["key"], "properties": {"key": {"type": "string"}}},
+            {
+                "type": "object",
+                "required": ["key"],
+                "properties": {"key": {"type": ["string", "null"], "description": SHOWN_ONCE}},
+            },
         ]
     },
     "RevokedApiKey": {

@@ -143,6 +143,9 @@ def init_app(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
+        if not request.path.startswith("/static/"):
+            # Pages and answers hold patient data, one-time passwords and API keys: no cache keeps them.
+            response.headers.setdefault("Cache-Control", "no-store")
         return response
 
 

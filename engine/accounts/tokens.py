@@ -78,6 +78,8 @@ def actor_for_token(session: Session, token: str) -> tuple[Actor, int | None]:
     actor = actor_for(session, found.user_id, found.clinic_id)
     if actor is None:
         raise Unauthenticated(f"The account of this {what} is deactivated.")
+    if actor.must_change_password:
+        raise Unauthenticated("Choose your own password first (log in on the web page), then ask for a new token.")
     if found.clinic_id is not None and actor.clinic_id != found.clinic_id:
         raise Unauthenticated(f"The account of this {what} no longer works in its clinic: {again}.")
     stale = found.kind == "key" and (found.last_used_at is None or now - found.last_used_at > KEY_TOUCH_EVERY)

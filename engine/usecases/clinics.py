@@ -19,7 +19,7 @@ from engine.instances import deciders
 from engine.models import Clinic, Invoice, RoleGrant
 from engine.vocabulary import AuditAction
 
-from .people import NewPerson, add_person, audit, check_new_person
+from .people import NewPerson, add_person, audit, check_new_person, is_service_account
 
 WORKFLOWS = {
     "approval": (
@@ -92,6 +92,8 @@ def create_clinic(
         existing = find_user(session, admin_username)
         if existing is None:
             raise Invalid({"admin_username": f"There is no user {admin_username.strip()}: leave it empty to add one."})
+        if not existing.active or is_service_account(session, existing):
+            raise Invalid({"admin_username": f"{existing.username} is deactivated or an API key's service account."})
     elif new_admin is None:
         raise Invalid({"admin_username": "Name the clinic's first administrator: an existing user or a new one."})
     else:

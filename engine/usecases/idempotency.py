@@ -27,6 +27,15 @@ def fingerprint(body: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+# Shown once, never stored: a replay answers with these set to null.
+SECRET_FIELDS = frozenset({"one_time_password", "admin_one_time_password", "key"})
+
+
+def without_secrets(payload: dict) -> dict:
+    """What is kept of a response to replay it: one-time passwords and API keys are left out."""
+    return {k: (None if k in SECRET_FIELDS else v) for k, v in payload.items()}
+
+
 def find(session: Session, user_id: int, key: str) -> IdempotentResponse | None:
     return session.scalar(
         select(IdempotentResponse).where(IdempotentResponse.user_id == user_id, IdempotentResponse.key == key)

@@ -42,22 +42,24 @@ class KeyRow:
         return "Active"
 
 
-def list_keys(session: Session, actor: Actor) -> list[KeyRow]:
+def list_keys(session: Session, actor: Actor, key_id: int | None = None) -> list[KeyRow]:
+    """The clinic's API keys, newest first (or the one with `key_id`)."""
     require(actor, Permission.MANAGE_INTEGRATIONS)
-    rows = session.execute(
+    query = (
         select(ApiToken, User.username)
         .join(User, User.id == ApiToken.user_id)
         .where(ApiToken.kind == "key", ApiToken.clinic_id == actor.clinic_id)
         .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
     )
+    rows = session.execute(query.where(ApiToken.id == key_id) if key_id is not None else query)
     return [
         KeyRow(k.id, k.name or "", username, k.created_at, k.expires_at, k.last_used_at, k.revoked_at)
         for k, username in rows
     ]
 
 
-def create_key(session: Session, actor: Actor, name: str, expires_on: str = "") -> tuple[str, str]:
-    """(what the administrator reads, the key: shown once). `expires_on`: empty, or a date (YYYY-MM-DD) after
+def create_key(session: Session, actor: Actor, name: str, expires_on: str = "") -> tuple[str, str, int]:
+    """(what the administrator reads, the key: shown once, its id). `expires_on`: empty, or a date (YYYY-MM-DD) after
     which the key stops working (end of that day in the clinic's time zone)."""
     require(actor, Permission.MANAGE_INTEGRATIONS)
     errors = {}
@@ -71,6 +73,11 @@ def create_key(session: Session, actor: Actor, name: str, expires_on: str = "") 
         except ValueError:
             day = None
             errors["expires_on"] = f"Expires on '{expires_on}' is not a date: use YYYY-MM-DD, or leave it empty."
+        if day is not None and day.year > 2999:
+            day = None
+            errors["expires_on"] = (
+                "Expires on must be before the year 3000: leave it empty for a key that never expires."
+            )
         if day is not None:
             zone = ZoneInfo(actor.timezone)
             expires_at = datetime.combine(day + timedelta(days=1), time(), zone)
@@ -89,18 +96,13 @@ def create_key(session: Session, actor: Actor, name: str, expires_on: str = "") 
     session.flush()
     session.add(RoleGrant(user_id=account.id, clinic_id=clinic.id, role=Role.INTEGRATION))
     key = "ck_" + secrets.token_urlsafe(32)
-    session.add(
-        ApiToken(
-            user_id=account.id,
-            token_hash=digest(key),
-            kind="key",
-            clinic_id=clinic.id,
-            name=name,
-            expires_at=expires_at,
-        )
+    row = ApiToken(
+        user_id=account.id, token_hash=digest(key), kind="key", clinic_id=clinic.id, name=name, expires_at=expires_at
     )
+    session.add(row)
+    session.flush()
     audit(session, actor, clinic, AuditAction.API_KEY_CREATED, name=name, account=account.username)
-    return f"API key {name} created: copy it now, it is shown only once.", key
+    return f"API key {name} created: copy it now, it is shown only once.", key, row.id
 
 
 def revoke_key(session: Session, actor: Actor, key_id: int) -> str:

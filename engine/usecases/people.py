@@ -68,7 +68,7 @@ def clinic_people(
     query = (
         select(User.username, User.full_name, User.email, User.active, User.last_login_at, User.id, RoleGrant.role)
         .join(RoleGrant, RoleGrant.user_id == User.id)
-        .where(RoleGrant.clinic_id == clinic.id)
+        .where(RoleGrant.clinic_id == clinic.id, RoleGrant.role.in_(CLINIC_ROLES))  # service accounts: Integrations
         .order_by(User.full_name, User.username)
     )
     if username is not None:
@@ -96,7 +96,7 @@ def username_of(session: Session, actor: Actor, user_id: int, clinic_id: int | N
     username = session.scalar(
         select(User.username)
         .join(RoleGrant, RoleGrant.user_id == User.id)
-        .where(User.id == user_id, RoleGrant.clinic_id == clinic.id)
+        .where(User.id == user_id, RoleGrant.clinic_id == clinic.id, RoleGrant.role.in_(CLINIC_ROLES))
     )
     if username is None:
         raise NotFound(f"There is no user {user_id} in {clinic.name}.")
@@ -129,9 +129,20 @@ def _member(session: Session, clinic: Clinic, username: str, anyone: bool = Fals
             select(func.count(RoleGrant.id)).where(RoleGrant.user_id == user.id, RoleGrant.clinic_id == clinic.id)
         )
     )
+    if member and is_service_account(session, user):
+        raise Invalid({"user": f"{user.full_name} is an API key's service account: manage it on Integrations."})
     if not member:
         raise NotFound(f"There is no user {username.strip()} in {clinic.name}.")
     return user
+
+
+def is_service_account(session: Session, user: User) -> bool:
+    """An Integration account behind an API key: nobody logs in as it or manages it like a person."""
+    return bool(
+        session.scalar(
+            select(func.count(RoleGrant.id)).where(RoleGrant.user_id == user.id, RoleGrant.role == Role.INTEGRATION)
+        )
+    )
 
 
 def _role(role: str) -> Role:
@@ -201,8 +212,11 @@ def set_active(session: Session, actor: Actor, username: str, active: bool, clin
     if Role.INSTALLATION_ADMIN not in actor.roles and _works_elsewhere(session, user, clinic):
         outside = f"{user.full_name} also works outside {clinic.name}"
         raise Invalid({"user": f"{outside}: revoke their roles here instead, or ask an installation administrator."})
-    if not active and _grant(session, clinic, user, Role.ADMIN) and _active_admins(session, clinic) == 1:
-        raise Invalid({"user": f"{user.full_name} is the last clinic administrator of {clinic.name}."})
+    if not active:
+        for administered in _clinics_administered_by(session, user):
+            deciders.lock_clinic(session, administered.id, write=True)
+            if _active_admins(session, administered) == 1:
+                raise Invalid({"user": f"{user.full_name} is the last clinic administrator of {administered.name}."})
     user.active = active
     if not active:
         sessions.end_all_of(session, user.id)
@@ -213,6 +227,17 @@ def set_active(session: Session, actor: Actor, username: str, active: bool, clin
             deciders.lock_clinic(session, other, write=True)
             deciders.refresh_clinic(session, other)
     return f"{user.full_name} is {'active again' if active else 'deactivated: their sessions and API tokens ended'}."
+
+
+def _clinics_administered_by(session: Session, user: User) -> list[Clinic]:
+    return list(
+        session.scalars(
+            select(Clinic)
+            .join(RoleGrant, RoleGrant.clinic_id == Clinic.id)
+            .where(RoleGrant.user_id == user.id, RoleGrant.role == Role.ADMIN)
+            .order_by(Clinic.id)
+        )
+    )
 
 
 def _active_admins(session: Session, clinic: Clinic) -> int:
