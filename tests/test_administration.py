@@ -212,3 +212,16 @@ def test_lanes_name_staff_roles_only():
             assert "is not a known staff role" in str(exc)
         else:
             raise AssertionError(f"lane {lane} was accepted")
+
+
+def test_a_password_hashed_with_older_parameters_is_rehashed_at_login(web, demo, session_factory):
+    from argon2 import PasswordHasher
+
+    with unit_of_work(session_factory) as s:
+        user = s.scalar(select(User).where(User.username == "billing"))
+        user.password_hash = PasswordHasher(time_cost=1, memory_cost=8192).hash("demo")
+        old = user.password_hash
+    assert web().login("billing", "demo").status_code == 302
+    with unit_of_work(session_factory, read_only=True) as s:
+        new = s.scalar(select(User.password_hash).where(User.username == "billing"))
+    assert new != old and "t=1" not in new.split("$")[3]

@@ -174,3 +174,65 @@ def test_a_form_shown_for_one_clinic_does_not_act_on_another(web, demo, db_snaps
     stale = web("admin").post("/admin/users/billing/roles?clinic=2", {"role": "approver", "change": "grant"})
     assert stale.status_code == 404
     assert db_snapshot() == before
+
+
+# Every state-changing administration page, each demo user: the refused get 403 and nothing changes.
+POSTS = [
+    ("/admin/users", {"username": "x.y", "full_name": "X Y", "email": "x@northside.example", "roles": "approver"}),
+    ("/admin/users/billing/roles", {"role": "approver", "change": "grant"}),
+    ("/admin/users/billing/active", {"active": "0"}),
+    ("/admin/users/billing/password", {}),
+    ("/admin/settings", {"cancellation_mode": "direct", "timezone": "UTC", "locale": "en_US", "currency": "USD"}),
+    ("/admin/integrations", {"name": "Billing system"}),
+    ("/admin/integrations/1/revoke", {}),
+    (
+        "/admin/clinics",
+        {
+            "name": "Z Clinic",
+            "cancellation_mode": "direct",
+            "timezone": "UTC",
+            "locale": "en_US",
+            "currency": "USD",
+            "admin_username": "billing",
+        },
+    ),  # fmt: skip
+    ("/admin/clinics/1/name", {"name": "Renamed"}),
+]
+POST_MAY = {
+    "admin": {
+        "/admin/users",
+        "/admin/users/billing/roles",
+        "/admin/users/billing/active",
+        "/admin/users/billing/password",
+        "/admin/settings",
+        "/admin/integrations",
+        "/admin/integrations/1/revoke",
+    },  # fmt: skip
+    "root": {
+        "/admin/clinics",
+        "/admin/clinics/1/name",
+        "/admin/users",
+        "/admin/users/billing/roles",
+        "/admin/users/billing/active",
+        "/admin/users/billing/password",
+    },  # fmt: skip
+}
+
+
+@pytest.mark.parametrize("username", ["billing", "approver", "supervisor", "lakeside", "analyst"])
+def test_the_refused_change_nothing_on_any_administration_form(web, demo, username, db_snapshot):
+    client = web(username)
+    before = db_snapshot()
+    for route, data in POSTS:
+        assert client.post(route, data).status_code == 403, (username, route)
+    assert db_snapshot() == before
+
+
+@pytest.mark.parametrize("username", ["admin", "root"])
+def test_the_allowed_reach_every_administration_form_they_may(web, demo, username):
+    client = web(username)
+    for route, data in POSTS:
+        query = "?clinic=1" if username == "root" and route.startswith("/admin/users") else ""
+        status = client.post(route + query, data).status_code
+        expected = {200, 302, 404, 422} if route in POST_MAY[username] else {403}  # 404: key 1 is not there yet
+        assert status in expected, (username, route, status)
