@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from .db import default_url, make_engine, make_session_factory, unit_of_work
-from .demo import is_empty, seed_demo
+from .demo import add_demo_api_key, is_empty, seed_demo
 from .errors import DomainError, Invalid, ProcessesInvalid
 from .instances.operations import build_runtime
 from .schema import upgrade
@@ -56,9 +56,18 @@ def main(argv: list[str] | None = None) -> int:
     with unit_of_work(factory) as session:
         if not is_empty(session):
             print("The database already has data: demo data not added.")
+            key_file = Path(INSTANCE) / "demo-api-key.txt"
+            if key_file.exists():
+                print(f"Demo API key of Northside Clinic's billing system: {key_file.read_text().strip()}")
             return 0
         seed_demo(session)
+        key = add_demo_api_key(session)
+    key_file = Path(INSTANCE) / "demo-api-key.txt"
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key_file.write_text(key + "\n")
+    key_file.chmod(0o600)
     print("Demo data added: users billing, approver, supervisor, admin, lakeside, analyst, root (password: demo).")
+    print(f"Demo API key of Northside Clinic's billing system (also in {key_file}): {key}")
     return 0
 
 

@@ -109,5 +109,26 @@ def seed_demo(session: Session, invoices_per_clinic: int = 300, seed: int = 7) -
                     invoice_date=today - timedelta(days=invoices_per_clinic - n),
                     amount=Decimal(cents) / 100,
                     status=InvoiceStatus.OPEN,
+                    payment_status=_payment(n),
+                    claim_status=_claim(n),
                 )
             )
+
+
+def _payment(n: int) -> str:
+    """Most demo invoices are unpaid; some are paid or partly paid (deterministic: the amounts stay the same)."""
+    return "paid" if n % 9 == 0 else "partially_paid" if n % 13 == 0 else "unpaid"
+
+
+def _claim(n: int) -> str:
+    return "accepted" if n % 17 == 0 else "submitted" if n % 7 == 0 else "none"
+
+
+def add_demo_api_key(session: Session) -> str:
+    """Northside's billing system gets an API key, as its clinic administrator would create it; returned once."""
+    from .accounts.users import actor_for  # noqa: PLC0415 - the demo only
+    from .usecases.integrations import create_key  # noqa: PLC0415
+
+    admin = session.scalar(select(User).where(User.username == "admin"))
+    _message, key, _id = create_key(session, actor_for(session, admin.id), "Demo billing system")
+    return key

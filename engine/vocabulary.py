@@ -67,6 +67,22 @@ class DeploymentOutcome(StrEnum):
     UNCHANGED = "unchanged"
 
 
+class PaymentStatus(StrEnum):
+    """What the billing system says the patient paid."""
+
+    UNPAID = "unpaid"
+    PARTIALLY_PAID = "partially_paid"
+    PAID = "paid"
+
+
+class ClaimStatus(StrEnum):
+    """Where the invoice's insurance claim stands, as the billing system says."""
+
+    NONE = "none"
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+
+
 class AuditAction(StrEnum):
     """What an audit event records (no CHECK constraint: later features add actions freely)."""
 
@@ -81,6 +97,8 @@ class AuditAction(StrEnum):
     INSTANCE_MIGRATION_REFUSED = "instance_migration_refused"
     PROCESS_MIGRATION = "process_migration"
     PROCESS_DEPLOYED = "process_deployed"  # installation-wide: shown in every clinic's audit log
+    INVOICE_RECEIVED = "invoice_received"  # from the billing system: a new invoice
+    INVOICE_UPDATED = "invoice_updated"  # from the billing system: what changed
     LOGIN_FAILED = "login_failed"
     LOGIN_LOCKED = "login_locked"
     LOGGED_IN = "logged_in"

@@ -169,14 +169,14 @@ def incident_probe(demo, session_factory, ledger):
 def snapshot(factory) -> dict:
     """Every row of every table: compare before and after a refused action to prove nothing was written.
 
-    Login sessions, the time of each user's last login and the audit of logins are left out: logging in (to try
-    the refused action) writes them, by design."""
+    Login sessions, the time of each user's last login (and API key's last use) and the audit of logins are left
+    out: logging in or calling with a key (to try the refused action) writes them, by design."""
     with unit_of_work(factory) as session:
         rows = {}
         for table in Base.metadata.sorted_tables:
             if table.name == "web_sessions":
                 continue
-            query = select(*(c for c in table.columns if c.name != "last_login_at"))
+            query = select(*(c for c in table.columns if c.name not in ("last_login_at", "last_used_at")))
             if table.name == "audit_events":
                 query = query.where(table.c.action != "logged_in")
             rows[table.name] = [tuple(row) for row in session.execute(query.order_by(*table.primary_key.columns))]

@@ -32,12 +32,16 @@ from engine.vocabulary import (
 )
 from engine.workflow.parsing import content_hash
 
-CONSTRAINTS = {
+CONSTRAINTS_0007 = {
     "process_instances": {"ck_process_instances_status"},
     "cancellation_requests": {"ck_cancellation_requests_status"},
     "invoices": {"ck_invoices_status", "ck_invoices_approval_status"},
     "user_tasks": {"ck_user_tasks_state", "ck_user_tasks_screen"},
     "deployments": {"ck_deployments_outcome"},
+}
+# At head: 0015 adds the billing system's statuses to invoices.
+CONSTRAINTS = CONSTRAINTS_0007 | {
+    "invoices": CONSTRAINTS_0007["invoices"] | {"ck_invoices_payment_status", "ck_invoices_claim_status"}
 }
 
 

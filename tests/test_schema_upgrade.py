@@ -12,7 +12,7 @@ import sqlite3
 
 import pytest
 from alembic import command
-from schema_rows import CONSTRAINTS, seed_database, seed_old_sqlite
+from schema_rows import CONSTRAINTS, CONSTRAINTS_0007, seed_database, seed_old_sqlite
 from sqlalchemy import delete, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
 
@@ -69,7 +69,7 @@ def sqlite_at_0006(tmp_path):
 def test_sqlite_upgrade_keeps_every_row_index_and_reference(sqlite_at_0006):
     cfg = alembic_config(f"sqlite:///{sqlite_at_0006}")
     before = sqlite_state(sqlite_at_0006)
-    assert before["revision"] == [("0006",)] and all(before["rows"][t] for t in CONSTRAINTS)
+    assert before["revision"] == [("0006",)] and all(before["rows"][t] for t in CONSTRAINTS_0007)
     assert before["rows"]["audit_events"] and before["rows"]["user_tasks"]
 
     command.upgrade(cfg, "0007")
@@ -77,8 +77,8 @@ def test_sqlite_upgrade_keeps_every_row_index_and_reference(sqlite_at_0006):
     assert after["revision"] == [("0007",)]
     for key in ("rows", "indexes", "triggers", "columns", "foreign_keys"):
         assert after[key] == before[key], key
-    assert {t: c for t, c in after["checks"].items() if c} == CONSTRAINTS
-    rebuilt = set(CONSTRAINTS)
+    assert {t: c for t, c in after["checks"].items() if c} == CONSTRAINTS_0007
+    rebuilt = set(CONSTRAINTS_0007)
     assert {t: s for t, s in after["table_sql"].items() if t not in rebuilt | {"alembic_version"}} == {
         t: s for t, s in before["table_sql"].items() if t not in rebuilt | {"alembic_version"}
     }  # audit_events (with its triggers) and the other tables are not rebuilt
@@ -106,7 +106,7 @@ def test_sqlite_upgrade_keeps_every_row_index_and_reference(sqlite_at_0006):
     command.upgrade(cfg, "0007")
     again = sqlite_state(sqlite_at_0006)
     assert again["rows"] == before["rows"] and again["indexes"] == before["indexes"]
-    assert {t: c for t, c in again["checks"].items() if c} == CONSTRAINTS
+    assert {t: c for t, c in again["checks"].items() if c} == CONSTRAINTS_0007
 
 
 def test_sqlite_database_still_enforces_foreign_keys_after_the_upgrade(sqlite_at_0006):

@@ -13,13 +13,13 @@ from flask import Blueprint, Response, g, jsonify, request
 from sqlalchemy.exc import IntegrityError
 
 from engine.accounts import tokens
-from engine.accounts.permissions import Permission, may
+from engine.accounts.permissions import Permission, may, require
 from engine.accounts.roles import Role
 from engine.errors import DomainError, Invalid, TooManyAttempts, Unauthenticated
 from engine.models import IdempotentResponse
 from engine.reads import monitoring, offers, queries, representations
 from engine.reads.instance_detail import get_instance
-from engine.usecases import approval, cancellation, idempotency
+from engine.usecases import approval, cancellation, idempotency, invoices
 from engine.vocabulary import InvoiceStatus
 from engine.workflow.forms import field_json
 
@@ -76,7 +76,7 @@ def authenticate():
 
 
 # Calls every authenticated caller may make (staff, API keys): the rest need a staff role.
-ANY_CLINIC_ACTOR = {"api.revoke_token", "api.clinic"}
+ANY_CLINIC_ACTOR = {"api.revoke_token", "api.clinic", "api.upsert_invoice"}  # upsert: the key's own check
 
 
 def body() -> dict:
@@ -227,6 +227,19 @@ def list_invoices():
 def get_invoice(number: str):
     with uow(read_only=True) as session:
         return jsonify(_invoice(session, number))
+
+
+@bp.put("/invoices/<number>")
+def upsert_invoice(number: str):
+    """The billing system sends an invoice: 201 created, 200 updated or unchanged (then nothing is written)."""
+    require(g.actor, Permission.SEND_INVOICES)
+    data = body()
+    with uow() as session:
+        done = invoices.upsert_invoice(session, g.actor, number, data)
+        payload = representations.invoice_data_json(done.invoice) | {
+            "changed": sorted(done.changes) if not done.created else [],
+        }
+    return jsonify(payload), 201 if done.created else 200
 
 
 @bp.post("/invoices/<number>/cancellation-requests")

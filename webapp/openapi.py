@@ -61,7 +61,17 @@ PATHS = {
             "An invoice with its cancellation history",
             {"200": _json(ref("Invoice"), "The invoice"), **_errors(401, 403, 404)},
             [NUMBER],
-        )  # fmt: skip
+        ),  # fmt: skip
+        "put": _op(
+            "The billing system sends an invoice (an API key): created, updated, or unchanged if the same",
+            {
+                "200": _json(ref("InvoiceReceived"), "Updated, or unchanged (then nothing was written)"),
+                "201": _json(ref("InvoiceReceived"), "Created"),
+                **_errors(400, 401, 403, 409, 422),
+            },
+            [NUMBER],
+            body="InvoiceFromBilling",
+        ),
     },
     "/api/invoices/{number}/cancellation-requests": {
         "post": _op(

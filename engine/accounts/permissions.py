@@ -28,6 +28,7 @@ class Permission(StrEnum):
     MANAGE_CLINICS = "manage_clinics"
     MANAGE_INTEGRATIONS = "manage_integrations"
     AUDIT_LOG = "audit_log"
+    SEND_INVOICES = "send_invoices"
 
 
 APPROVER_ROLES = frozenset({Role.APPROVER, Role.ADMIN})
@@ -65,6 +66,10 @@ RULES: dict[Permission, tuple[frozenset[Role], str]] = {
     Permission.MANAGE_INTEGRATIONS: (
         frozenset({Role.ADMIN}),
         "Only a clinic administrator may manage the clinic's API keys.",
+    ),
+    Permission.SEND_INVOICES: (
+        frozenset({Role.INTEGRATION}),
+        "Invoices are sent in by the clinic's billing system, with an API key (Administration > Integrations).",
     ),
     Permission.AUDIT_LOG: (frozenset({Role.ADMIN}), "Only a clinic administrator may read the clinic's audit log."),
     Permission.MANAGE_CLINICS: (

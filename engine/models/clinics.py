@@ -19,7 +19,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine.vocabulary import (
+    ClaimStatus,
     InvoiceStatus,
+    PaymentStatus,
     RequestStatus,
     sql_in,
 )
@@ -87,6 +89,8 @@ class Invoice(Base):
             f"approval_status IS NULL OR approval_status IN ({sql_in(RequestStatus)})",
             name="ck_invoices_approval_status",
         ),
+        CheckConstraint(f"payment_status IN ({sql_in(PaymentStatus)})", name="ck_invoices_payment_status"),
+        CheckConstraint(f"claim_status IN ({sql_in(ClaimStatus)})", name="ck_invoices_claim_status"),
         Index("ix_invoices_clinic_date", "clinic_id", "invoice_date"),
         Index("ix_invoices_clinic_patient", "clinic_id", "patient_name"),
     )
@@ -103,5 +107,11 @@ class Invoice(Base):
     approval_status: Mapped[str | None] = mapped_column(String(20))
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # As the billing system last sent them (PUT /api/invoices/{number}); the demo's are generated.
+    payment_status: Mapped[str] = mapped_column(String(20), default=PaymentStatus.UNPAID, server_default="unpaid")
+    claim_status: Mapped[str] = mapped_column(String(20), default=ClaimStatus.NONE, server_default="none")
+    advance_applied: Mapped[Decimal] = mapped_column(
+        "advance_applied_cents", Money, default=Decimal("0.00"), server_default="0"
+    )
 
     clinic: Mapped[Clinic] = relationship(lazy="joined", innerjoin=True)

@@ -123,11 +123,30 @@ def invoices_json(session: Session, actor: Actor, invoices: list[Invoice]) -> li
             "amount": str(i.amount),
             "currency": i.clinic.currency,
             "status": i.status,
+            "payment_status": i.payment_status,
+            "insurance_claim_status": i.claim_status,
+            "advance_applied": str(i.advance_applied),
             "cancellation_request": request_json(session, latest[i.id]) if i.id in latest else None,
             "allowed_actions": _allowed(actions[i.id]),
         }
         for i in invoices
     ]
+
+
+def invoice_data_json(invoice: Invoice) -> dict:
+    """An invoice as the billing system sends it (PUT /api/invoices/{number} answers with this)."""
+    return {
+        "number": invoice.number,
+        "patient_id": invoice.patient_id,
+        "patient_name": invoice.patient_name,
+        "invoice_date": invoice.invoice_date.isoformat(),
+        "amount": str(invoice.amount),
+        "currency": invoice.clinic.currency,
+        "payment_status": invoice.payment_status,
+        "insurance_claim_status": invoice.claim_status,
+        "advance_applied": str(invoice.advance_applied),
+        "status": invoice.status,
+    }
 
 
 def history_json(session: Session, invoice: Invoice) -> list[dict]:
