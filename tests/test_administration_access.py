@@ -68,6 +68,11 @@ def test_a_person_of_two_clinics_works_in_one_at_a_time(web, demo, app, session_
     assert "You now work in Northside Clinic" in lee.get(switched.headers["Location"], follow_redirects=True).text
     second = lee.get("/billing/invoices").text
     assert "NS-" in second and "LS-" not in second
+    with unit_of_work(session_factory, read_only=True) as s:
+        from engine.models import AuditEvent
+
+        switch = s.scalar(select(AuditEvent).where(AuditEvent.action == "clinic_chosen"))
+        assert switch.clinic_id == northside and switch.actor.username == "lakeside"
     assert (
         "You have no role in that clinic" in lee.post("/account/clinic", {"clinic": "999"}, follow_redirects=True).text
     )
@@ -95,10 +100,12 @@ def test_the_audit_log_shows_the_clinics_changes_and_logins(web, demo):
         {"cancellation_mode": "approval", "timezone": "America/Chicago", "locale": "en_US", "currency": "USD"},
     )
     web("lakeside")  # another clinic's login: not in Northside's log
+    assert web().login("APPROVER", "wrong").status_code == 401  # a failure, whatever the case typed
     log = _table(admin.get("/admin/audit").text)
     assert "Role granted" in log and "user: supervisor; role: admin" in log
     assert "Clinic settings changed" in log and "America/New_York" in log and "America/Chicago" in log
     assert "Logged in" in log and "Ada Admin (admin)" in log and "lakeside" not in log
+    assert "Login failed" in log and "Arjun Approver (approver)" in log
     only = _table(admin.get("/admin/audit?kind=role_granted").text)
     assert "Role granted" in only and "Clinic settings changed" not in only
     assert "Ada Admin" in _table(admin.get("/admin/audit?person=admin").text)

@@ -324,7 +324,7 @@ def choose_clinic():
         flash("You have no role in that clinic.", "error")
         return redirect(url_for("auth.home"))
     with uow() as session:
-        sessions.choose_clinic(session, flask_session.get("sid"), wanted)
+        sessions.choose_clinic(session, flask_session.get("sid"), wanted, actor().user_id)
         chosen = actor_for(session, actor().user_id, wanted)
     login_user(WebUser(chosen))
     flash(f"You now work in {chosen.clinic_name}.", "success")

@@ -14,7 +14,8 @@ from typing import NamedTuple
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from engine.models import ApiToken, WebSession, utcnow
+from engine.models import ApiToken, AuditEvent, WebSession, utcnow
+from engine.vocabulary import AuditAction
 
 TOUCH_EVERY = timedelta(seconds=60)  # last_seen is written at most this often (reads stay reads)
 
@@ -55,9 +56,12 @@ def look_up(session: Session, session_id: str | None) -> Found:
     return Found(found.user_id, "touch" if now - found.last_seen_at > TOUCH_EVERY else None, found.clinic_id)
 
 
-def choose_clinic(session: Session, session_id: str, clinic_id: int) -> None:
-    """The session acts in this clinic from now on (the caller checked the person works there)."""
+def choose_clinic(session: Session, session_id: str, clinic_id: int, user_id: int | None = None) -> None:
+    """The session acts in this clinic from now on (the caller checked the person works there); with the
+    person's id, the switch is audited in the clinic's log."""
     session.execute(update(WebSession).where(WebSession.id == session_id).values(clinic_id=clinic_id))
+    if user_id is not None:
+        session.add(AuditEvent(clinic_id=clinic_id, actor_id=user_id, action=AuditAction.CLINIC_CHOSEN, details="{}"))
 
 
 def touch(session: Session, session_id: str) -> None:

@@ -17,10 +17,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from engine.errors import TooManyAttempts
-from engine.models import AuditEvent, LoginFailure, User, utcnow
+from engine.models import AuditEvent, LoginFailure, utcnow
 from engine.vocabulary import AuditAction
 
-from .users import Actor, actor_for, authenticate
+from .users import Actor, actor_for, authenticate, find_user
 
 WINDOW = timedelta(minutes=15)
 REMEMBERED = timedelta(hours=24)  # failures older than this no longer lengthen a lock
@@ -91,7 +91,8 @@ def record_failure(session: Session, username: str, address: str) -> None:
     now = utcnow()
     key = _key(username)
     session.add(LoginFailure(username=key, address=address, at=now))
-    user_id = session.scalar(select(User.id).where(User.username == (username or "").strip()))
+    user = find_user(session, username)  # whatever its case, so the failure shows in that person's clinic log
+    user_id = user.id if user is not None else None
     details = {"username": key, "address": address}
     session.add(AuditEvent(actor_id=user_id, action=AuditAction.LOGIN_FAILED, at=now, details=json.dumps(details)))
     session.flush()

@@ -52,6 +52,8 @@ def initialise(session: Session, username: str, password: str, full_name: str = 
     session.add(user)
     session.flush()
     session.add(RoleGrant(user_id=user.id, clinic_id=None, role=Role.INSTALLATION_ADMIN))
+    details = json.dumps({"user": username, "role": Role.INSTALLATION_ADMIN, "by": "engine.cli init"})
+    session.add(AuditEvent(action=AuditAction.ROLE_GRANTED, details=details))
     return f"Installation administrator {username} created: log in and add the first clinic (Administration > Clinics)."
 
 

@@ -9,6 +9,7 @@ from zoneinfo import available_timezones
 from babel import Locale, UnknownLocaleError
 from babel.numbers import list_currencies
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.accounts.permissions import Permission, require
@@ -100,7 +101,10 @@ def create_clinic(
         new_admin = check_new_person(session, replace(new_admin, roles=(Role.ADMIN,)))
     clinic = Clinic(**asdict(settings))
     session.add(clinic)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # the same name created at this very moment
+        raise Invalid({"name": f"There already is a clinic named {settings.name}: choose another name."}) from None
     password = None
     if existing is not None:
         session.add(RoleGrant(user_id=existing.id, clinic_id=clinic.id, role=Role.ADMIN))

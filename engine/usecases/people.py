@@ -15,6 +15,7 @@ from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.accounts import sessions
@@ -296,7 +297,10 @@ def add_person(session: Session, clinic: Clinic, person: NewPerson) -> tuple[Use
         must_change_password=True,
     )
     session.add(user)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # someone added the same username at this very moment
+        raise Invalid({"username": f"Username {person.username} was just taken: choose another."}) from None
     session.add_all(RoleGrant(user_id=user.id, clinic_id=clinic.id, role=role) for role in person.roles)
     return user, password
 
