@@ -33,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     init.add_argument("--full-name", default="", help="their full name")
     grant = sub.add_parser("grant-installation-admin", help="make an existing user an installation administrator")
     grant.add_argument("username")
+    imports = sub.add_parser("import-invoices", help="import a clinic's invoices from a CSV file")
+    imports.add_argument("file", type=Path)
+    imports.add_argument("--clinic", required=True, help="the clinic's name")
+    imports.add_argument("--dry-run", action="store_true", help="check and report, write nothing")
     args = parser.parse_args(argv)
     runtime = build_runtime()
     if args.command == "validate":
@@ -45,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
             deploy_processes(session)
         print(f"Database is at the latest schema: {_redact(url)}")
         return _init(factory, args.admin, args.full_name) if args.command == "init" else 0
+    if args.command == "import-invoices":
+        return _import(factory, args.file, args.clinic, args.dry_run)
     if args.command == "grant-installation-admin":
         try:
             with unit_of_work(factory) as session:
@@ -68,6 +74,39 @@ def main(argv: list[str] | None = None) -> int:
     key_file.chmod(0o600)
     print("Demo data added: users billing, approver, supervisor, admin, lakeside, analyst, root (password: demo).")
     print(f"Demo API key of Northside Clinic's billing system (also in {key_file}): {key}")
+    return 0
+
+
+def _import(factory, path: Path, clinic: str, dry_run: bool) -> int:
+    """import-invoices: a progress bar (rich) on the terminal, then the summary and each refused line."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn  # noqa: PLC0415
+
+    from .usecases.invoice_import import command_line_actor, import_invoices  # noqa: PLC0415
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        print(f"Cannot read {path}: {exc.strerror}.", file=sys.stderr)
+        return 1
+    total = max(data.count(b"\n") - 1, 1)
+    columns = (TextColumn("Importing"), BarColumn(), MofNCompleteColumn())
+    session = factory()
+    try:
+        with Progress(*columns, transient=True) as bar:
+            task = bar.add_task("import", total=total)
+            actor = command_line_actor(session, clinic)
+            source = "CSV import (command line)"
+            report = import_invoices(session, actor, data, source, lambda n: bar.update(task, completed=n))
+        session.rollback() if dry_run else session.commit()
+    except DomainError as exc:
+        session.rollback()
+        print(f"Nothing was imported: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        session.close()
+    print(("Dry run, nothing written: " if dry_run else "") + report.summary)
+    for problem in report.problems:
+        print(problem)
     return 0
 
 

@@ -10,7 +10,7 @@ import re
 
 import pytest
 from alembic import command
-from helpers import review_url
+from helpers import latest_request_id, review_url
 from sqlalchemy import select
 
 from engine.db import unit_of_work
@@ -204,3 +204,12 @@ def test_a_clinic_administrator_does_not_deactivate_someone_who_also_works_elsew
     with pytest.raises(Invalid, match="also works outside Northside Clinic"):
         _change(session_factory, demo, "admin", people.set_active, "lakeside", False)
     assert db_snapshot() == before
+
+
+def test_the_api_decision_form_carries_the_same_warning(api, demo, session_factory):
+    big = demo.invoice_numbers("NS")[0]
+    _big_request(demo, big)
+    request_id = latest_request_id(session_factory, big)
+    form = api("admin").get(f"/api/cancellation-requests/{request_id}/decision/form").json
+    assert any(WARNING in w for w in form["warnings"])
+    assert api("approver").get(f"/api/cancellation-requests/{request_id}/decision/form").json["warnings"] == []

@@ -7,7 +7,7 @@ import secrets
 import tempfile
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine.db import default_url, make_engine, make_session_factory, unit_of_work
@@ -91,4 +91,11 @@ def create_app(config: dict | None = None, runtime: WorkflowRuntime | None = Non
     blueprints = (auth.bp, billing.bp, approvals.bp, admin.bp, processes.bp, api.bp, health.bp)
     for blueprint in (*blueprints, administration.bp, administration.account_bp):
         app.register_blueprint(blueprint)
+    # Before CSRF reads the form: an invoice export may be larger than anything else people send.
+    app.before_request_funcs.setdefault(None, []).insert(0, _larger_import_uploads)
     return app
+
+
+def _larger_import_uploads() -> None:
+    if request.endpoint == "administration.import_invoices":
+        request.max_content_length = administration.IMPORT_MAX_BYTES

@@ -300,7 +300,11 @@ def get_request(request_id: int):
 def decision_form(request_id: int):
     with uow(read_only=True) as session:
         form, step = approval.decision_form(session, g.actor, request_id)
-    return jsonify(task=form.title, step_id=step.id, fields=[field_json(f) for f in form.fields])
+        found = approval.get_request(session, g.actor, request_id)
+        may_decide, _refusal = approval.review_form(session, g.actor, found)
+        warnings = approval.decision_warnings(session, g.actor, found) if may_decide else []
+    fields = [field_json(f) for f in form.fields]
+    return jsonify(task=form.title, step_id=step.id, fields=fields, warnings=warnings)
 
 
 @bp.post("/cancellation-requests/<id:request_id>/decision")

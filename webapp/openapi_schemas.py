@@ -100,6 +100,11 @@ SCHEMAS = {
             "task": {"type": "string"},
             "step_id": {"type": "integer"},
             "fields": {"type": "array", "items": ref("FormField")},
+            "warnings": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Choices after which the next step could be taken by no one (read them before deciding)",
+            },
         },
     },
     "Approval": {

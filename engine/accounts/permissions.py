@@ -29,6 +29,7 @@ class Permission(StrEnum):
     MANAGE_INTEGRATIONS = "manage_integrations"
     AUDIT_LOG = "audit_log"
     SEND_INVOICES = "send_invoices"
+    IMPORT_INVOICES = "import_invoices"
 
 
 APPROVER_ROLES = frozenset({Role.APPROVER, Role.ADMIN})
@@ -70,6 +71,10 @@ RULES: dict[Permission, tuple[frozenset[Role], str]] = {
     Permission.SEND_INVOICES: (
         frozenset({Role.INTEGRATION}),
         "Invoices are sent in by the clinic's billing system, with an API key (Administration > Integrations).",
+    ),
+    Permission.IMPORT_INVOICES: (
+        frozenset({Role.ADMIN, Role.INTEGRATION}),
+        "Only a clinic administrator (or the billing system) may import invoices.",
     ),
     Permission.AUDIT_LOG: (frozenset({Role.ADMIN}), "Only a clinic administrator may read the clinic's audit log."),
     Permission.MANAGE_CLINICS: (

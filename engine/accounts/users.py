@@ -122,3 +122,15 @@ def actor_for(session: Session, user_id: int, clinic_id: int | None = None) -> A
         clinic.locale,
         tuple((i, n) for i, n in other_clinics),
     )
+
+
+def actor_for_clinic(session: Session, clinic_name: str, who: str, roles: frozenset[str]) -> Actor | None:
+    """An Actor of no user acting in a clinic (command-line work on the server; its audit entries have no
+    person), or None when there is no such clinic."""
+    clinic = session.scalar(select(Clinic).where(func.lower(Clinic.name) == " ".join(clinic_name.split()).lower()))
+    if clinic is None:
+        return None
+    return Actor(
+        0, "cli", who, clinic.id, clinic.name, clinic.cancellation_mode, clinic.timezone, clinic.currency, roles,
+        clinic.process_id or CLINIC_PROCESSES[clinic.cancellation_mode], False, clinic.locale,
+    )  # fmt: skip
