@@ -86,14 +86,36 @@ def lock_clinic(session: Session, clinic_id: int, write: bool = False) -> None:
 
 
 def set_flag(session: Session, instance: ProcessInstance, ready: list[UserTask]) -> None:
-    """Called as the instance's waiting steps change."""
-    if instance.status == InstanceStatus.RUNNING and ready:
-        lock_clinic(session, instance.clinic_id)
-    stuck = bool(stuck_rows(session, instance, ready))
-    if not stuck:
+    """Called as the instance's waiting steps change: one statement in the common case (a flag to add or remove
+    is a second). The SQL asks what `who_may_take` answers, for each waiting step at once."""
+    waiting = instance.status == InstanceStatus.RUNNING and bool(ready)
+    if not waiting:
         session.execute(delete(NoOneMayDecide).where(NoOneMayDecide.instance_id == instance.id))
-    elif session.get(NoOneMayDecide, instance.id) is None:
+        return
+    if session.get_bind().dialect.name == "postgresql":  # SQLite's writers take turns anyway
+        lock_clinic(session, instance.clinic_id)
+    took_part = select(UserTask.completed_by_id).where(
+        UserTask.instance_id == instance.id,
+        UserTask.state == UserTaskState.COMPLETED,
+        UserTask.completed_by_id.is_not(None),
+    )
+    takers = []
+    for row in ready:
+        conditions = [
+            RoleGrant.clinic_id == instance.clinic_id,
+            RoleGrant.role.in_(row_roles(row)),
+            User.active.is_(True),
+        ]
+        if row.screen in SEPARATED_SCREENS:
+            conditions.append(RoleGrant.user_id.not_in(took_part))
+        takers.append(select(RoleGrant.id).join(User, User.id == RoleGrant.user_id).where(*conditions).exists())
+    flagged = select(NoOneMayDecide.instance_id).where(NoOneMayDecide.instance_id == instance.id).exists()
+    *someone, was_flagged = session.execute(select(*takers, flagged)).one()
+    stuck = not all(someone)
+    if stuck and not was_flagged:
         session.add(NoOneMayDecide(instance_id=instance.id, clinic_id=instance.clinic_id, since=utcnow()))
+    elif was_flagged and not stuck:
+        session.execute(delete(NoOneMayDecide).where(NoOneMayDecide.instance_id == instance.id))
 
 
 def refresh_clinic(session: Session, clinic_id: int) -> None:
