@@ -66,7 +66,13 @@ def decision_warnings(session: Session, actor: Actor, request: CancellationReque
     if row is None or instance.status != InstanceStatus.RUNNING:
         return []
     runtime = runtime_of(session)
-    form = runtime.spec_of(instance.version).form(row.element_id)
+    loaded = runtime.spec_of(instance.version)
+    held = deciders.holders(session, instance.clinic_id)
+    took_part = deciders.completers(session, [instance.id])[instance.id] | {actor.user_id}
+    steps = [spec for spec in loaded.spec.task_specs.values() if getattr(spec, "manual", False)]
+    if all(deciders.who_may_take(lane_roles(s.lane), screen_of(s), took_part, held) for s in steps):
+        return []  # every step of the process has someone left to take it: nothing to try
+    form = loaded.form(row.element_id)
     plain = {f.id: f.default or "" for f in form.fields if not f.options}
     chosen = [f for f in form.fields if f.options]
     combinations = list(itertools.islice(itertools.product(*(f.options for f in chosen)), MAX_PREVIEWS + 1))
@@ -74,8 +80,6 @@ def decision_warnings(session: Session, actor: Actor, request: CancellationReque
         return []
     choices = [plain | {f.id: o.id for f, o in zip(chosen, combo, strict=True)} for combo in combinations]
     nexts = runtime.preview(instance.state_json, instance.version.spec_json, row.task_id, choices)
-    held = deciders.holders(session, instance.clinic_id)
-    took_part = deciders.completers(session, [instance.id])[instance.id] | {actor.user_id}
     warnings = []
     for combo, specs in zip(combinations, nexts, strict=True):
         for spec in specs:
