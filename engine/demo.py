@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from .accounts.users import hash_password
 from .models import Clinic, Invoice, RoleGrant, User
+from .usecases.blockers import refresh_stale
 from .vocabulary import InvoiceStatus
 
 DEMO_PASSWORD = "demo"  # noqa: S105 - documented demo password, seeded by `make run` only
@@ -113,6 +114,9 @@ def seed_demo(session: Session, invoices_per_clinic: int = 300, seed: int = 7) -
                     claim_status=_claim(n),
                 )
             )
+
+    session.flush()
+    refresh_stale(session)  # the blockers' verdict of each demo invoice (reads never evaluate the table)
 
 
 def _payment(n: int) -> str:

@@ -42,6 +42,12 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class Blocked(Conflict):
+    """The cancellation blockers (processes/cancellation_blockers.dmn) say the invoice may not be cancelled now."""
+
+    code = "blocked"
+
+
 class Invalid(DomainError):
     """Form input that breaks a rule of the diagram's form: one message per field id."""
 

@@ -107,8 +107,12 @@ def demo(session_factory):
     with unit_of_work(session_factory) as session:
         seed_demo(session, invoices_per_clinic=12)
         # One approval suffices below 1,000.00 (approval_policy.dmn): tests choose larger amounts themselves.
+        # Nothing blocks their cancellation (cancellation_blockers.dmn): tests that need a paid or claimed
+        # invoice say so themselves.
         for n, invoice in enumerate(session.scalars(select(Invoice).order_by(Invoice.id))):
             invoice.amount = Decimal("100.00") + n
+            invoice.payment_status, invoice.claim_status = "unpaid", "none"
+            invoice.blocked, invoice.blocked_message = False, None
     return Demo(session_factory)
 
 

@@ -121,3 +121,10 @@ def assert_error(response, status: int, code: str, words: str = ""):
     assert response.status_code == status, response.json
     assert response.is_json and response.json["error"]["code"] == code
     assert words in response.json["error"]["message"]
+
+
+# The shipped Record request script (tests replace it with their own).
+RECORD = (
+    "<bpmn:script>refuse_if_blocked(blocked, blocked_message)\n"
+    "submit_request(reason=reason, remarks=remarks)</bpmn:script>"
+)

@@ -196,11 +196,14 @@ def test_instance_detail_marks_where_the_instance_stands(demo, uow):
     with uow() as s:
         detail = instance_detail(s, demo.actor("admin"), instance_of(uow, number).id)
     assert detail.ready == ["review_request"]
-    assert {"start", "request_cancellation", "record_request", "decide_approvals"} <= set(detail.completed)
+    assert {"start", "request_cancellation", "check_blockers_request", "record_request", "decide_approvals"} <= set(
+        detail.completed
+    )
     assert detail.flows_taken == [
+        "flow_check_blockers_request_record_request",
         "flow_decide_approvals_review_request",
         "flow_record_request_decide_approvals",
-        "flow_request_cancellation_record_request",
+        "flow_request_cancellation_check_blockers_request",
         "flow_start_request_cancellation",
     ]
     done = next(t for t in detail.tasks if t.element_id == "request_cancellation")

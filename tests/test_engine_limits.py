@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from helpers import REQUEST, copy_with
+from helpers import RECORD, REQUEST, copy_with
 from sqlalchemy import select
 
 from engine.db import unit_of_work
@@ -13,8 +13,6 @@ from engine.models import ProcessInstance, UserTask
 from engine.usecases import deployments
 from engine.workflow.limits import ScriptLimitExceeded
 from engine.workflow.scripting import RestrictedEnvironment, ScriptRefused, compile_script
-
-RECORD = "<bpmn:script>submit_request(reason=reason, remarks=remarks)</bpmn:script>"
 
 
 def run(source: str, limit: float = 1.0) -> dict:

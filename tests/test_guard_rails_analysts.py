@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import REQUEST, copy_with
+from helpers import RECORD, REQUEST, copy_with
 from sqlalchemy import select
 
 from engine.db import unit_of_work
@@ -13,8 +13,6 @@ from engine.errors import Invalid
 from engine.models import AuditEvent, ProcessVersion
 from engine.usecases import deployments, migration
 from engine.workflow.scripting import ScriptRefused, compile_script
-
-RECORD = "<bpmn:script>submit_request(reason=reason, remarks=remarks)</bpmn:script>"
 
 
 @pytest.mark.parametrize(

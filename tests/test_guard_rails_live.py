@@ -8,12 +8,10 @@ import time
 import urllib.error
 import urllib.request
 
-from helpers import REQUEST, copy_with
+from helpers import RECORD, REQUEST, copy_with
 
 from engine.db import unit_of_work
 from engine.usecases import deployments
-
-RECORD = "<bpmn:script>submit_request(reason=reason, remarks=remarks)</bpmn:script>"
 
 
 def _get(url: str, token: str | None = None) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from alembic import command
-from helpers import REQUEST, copy_with, task_url, upload
+from helpers import RECORD, REQUEST, copy_with, task_url, upload
 from sqlalchemy import create_engine, select, text
 
 from engine.db import unit_of_work
@@ -91,7 +91,7 @@ def test_a_modellers_resave_is_the_same_version_but_a_script_indent_is_not(web, 
     answer = upload(analyst, REQUEST, resaved.encode())
     assert answer.status_code == 302 and len(versions(session_factory)) == 1
     assert "already is version 1" in analyst.get("/admin/processes/").text
-    script = "<bpmn:script>submit_request(reason=reason, remarks=remarks)</bpmn:script>"
+    script = RECORD
     for indent in ("    ", "        "):  # the same script but for its indentation: two versions
         body = f"<bpmn:script>if True:\n{indent}submit_request(reason=reason, remarks=remarks)</bpmn:script>"
         assert upload(analyst, REQUEST, shipped.replace(script, body).encode()).status_code == 302

@@ -193,6 +193,14 @@ def clinic():
 
 @bp.delete("/tokens/current")
 def revoke_token():
+    """A person's token ends here; an API key is the clinic administrator's to revoke."""
+    if Role.INTEGRATION in g.actor.roles:
+        return error(
+            403,
+            "forbidden",
+            "An API key is revoked by a clinic administrator: Administration > Integrations, or "
+            "DELETE /api/clinic/api-keys/{id}.",
+        )
     with uow() as session:
         tokens.revoke(session, g.token)
     return "", 204
@@ -236,7 +244,7 @@ def upsert_invoice(number: str):
     data = body()
     with uow() as session:
         done = invoices.upsert_invoice(session, g.actor, number, data)
-        payload = representations.invoice_data_json(done.invoice) | {
+        payload = representations.invoice_data_json(session, done.invoice) | {
             "changed": sorted(done.changes) if not done.created else [],
         }
     return jsonify(payload), 201 if done.created else 200

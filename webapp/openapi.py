@@ -43,7 +43,10 @@ PATHS = {
         )
     },
     "/api/tokens/current": {
-        "delete": _op("Revoke the token of this call", {"204": {"description": "Revoked"}, **_errors(401)})
+        "delete": _op(
+            "Revoke the token of this call (an API key is revoked by a clinic administrator)",
+            {"204": {"description": "Revoked"}, **_errors(401, 403)},
+        )
     },
     "/api/invoices": {
         "get": _op(

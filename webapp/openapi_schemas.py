@@ -189,6 +189,7 @@ SCHEMAS = {
             "amount",
             "currency",
             "status",
+            "cancellation_blockers",
             "cancellation_request",
             "allowed_actions",
         ],  # fmt: skip
@@ -203,10 +204,35 @@ SCHEMAS = {
             "payment_status": {"enum": ["unpaid", "partially_paid", "paid"]},
             "insurance_claim_status": {"enum": ["none", "submitted", "accepted"]},
             "advance_applied": {"type": "string", "pattern": r"^\d+\.\d{2}$"},
+            "cancellation_blockers": ref("CancellationBlockers"),
             "cancellation_request": _nullable("CancellationRequest"),
             "allowed_actions": {"type": "array", "items": {"enum": ["request_cancellation", "cancel"]}},
             "history": {"type": "array", "items": ref("HistoryEntry")},
             "incident": ref("Incident"),
+        },
+    },
+    "CancellationBlockers": {
+        "type": "object",
+        "description": (
+            "What processes/cancellation_blockers.dmn says of the invoice as last sent: stored when the invoice is "
+            "written and when a new table is deployed. Requesting or cancelling a blocked invoice is refused (409, "
+            "code blocked) with the same message."
+        ),
+        "required": ["blocked", "message", "decided_by"],
+        "properties": {
+            "blocked": {"type": "boolean"},
+            "message": {"type": ["string", "null"], "description": "What to do before cancelling, when blocked"},
+            "decided_by": {
+                "description": "The process version whose table decided (null until the invoice is first checked)",
+                "oneOf": [
+                    {"type": "null"},
+                    {
+                        "type": "object",
+                        "required": ["process", "version"],
+                        "properties": {"process": {"type": "string"}, "version": {"type": "integer"}},
+                    },
+                ],
+            },
         },
     },
     "InvoicePage": _page("Invoice"),
@@ -237,6 +263,7 @@ SCHEMAS = {
             "insurance_claim_status",
             "advance_applied",
             "status",
+            "cancellation_blockers",
             "changed",
         ],  # fmt: skip
         "properties": {
@@ -250,6 +277,7 @@ SCHEMAS = {
             "insurance_claim_status": {"enum": ["none", "submitted", "accepted"]},
             "advance_applied": {"type": "string"},
             "status": {"enum": [str(s) for s in InvoiceStatus]},
+            "cancellation_blockers": ref("CancellationBlockers"),
             "changed": {
                 "type": "array",
                 "items": {"type": "string"},

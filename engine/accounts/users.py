@@ -117,11 +117,16 @@ def actor_for(session: Session, user_id: int, clinic_id: int | None = None) -> A
         clinic.timezone,
         clinic.currency,
         roles,
-        clinic.process_id or CLINIC_PROCESSES[clinic.cancellation_mode],
+        clinic_process_id(clinic),
         user.must_change_password,
         clinic.locale,
         tuple((i, n) for i, n in other_clinics),
     )
+
+
+def clinic_process_id(clinic: Clinic) -> str:
+    """The process a clinic runs: its own, else the standard one of its cancellation workflow."""
+    return clinic.process_id or CLINIC_PROCESSES[clinic.cancellation_mode]
 
 
 def actor_for_clinic(session: Session, clinic_name: str, who: str, roles: frozenset[str]) -> Actor | None:
@@ -132,5 +137,5 @@ def actor_for_clinic(session: Session, clinic_name: str, who: str, roles: frozen
         return None
     return Actor(
         0, "cli", who, clinic.id, clinic.name, clinic.cancellation_mode, clinic.timezone, clinic.currency, roles,
-        clinic.process_id or CLINIC_PROCESSES[clinic.cancellation_mode], False, clinic.locale,
+        clinic_process_id(clinic), False, clinic.locale,
     )  # fmt: skip

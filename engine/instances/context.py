@@ -9,9 +9,25 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.errors import DomainError
 from engine.models import AuditEvent, CancellationRequest, Invoice, ProcessInstance, utcnow
 from engine.vocabulary import AuditAction
 from engine.workflow.runtime import WorkflowRuntime
+
+
+def invoice_facts(invoice: Invoice) -> dict:
+    """What every instance knows of its invoice (workflow.checks.SEEDED names these for validation): seeded at
+    the start and refreshed before each step, since the billing system may have changed the invoice meanwhile."""
+    return {
+        "invoice_number": invoice.number,
+        "patient_name": invoice.patient_name,
+        "patient_id": invoice.patient_id,
+        "amount": invoice.amount,
+        "currency": invoice.clinic.currency,
+        "payment_status": invoice.payment_status,
+        "claim_status": invoice.claim_status,
+        "advance_applied": invoice.advance_applied,
+    }
 
 
 @dataclass
@@ -25,6 +41,9 @@ class ActionContext:
     instance: ProcessInstance
     now: datetime = field(default_factory=utcnow)
     known_request: CancellationRequest | None = None
+    # An operation refused the person's action (e.g. the invoice is blocked): the transition re-raises it so the
+    # whole action rolls back, instead of keeping the SAVE and recording an incident.
+    refusal: DomainError | None = None
 
     def audit(self, action: AuditAction, **details) -> None:
         self.session.add(

@@ -23,7 +23,7 @@ from engine.workflow.forms import FormDef
 from engine.workflow.parsing import LoadedProcess
 from engine.workflow.runtime import runtime_of
 
-from .context import ActionContext
+from .context import ActionContext, invoice_facts
 from .operations import terminate_request
 from .task_rows import record_done, sync_ready_rows
 
@@ -83,6 +83,7 @@ def start(
     try:
         workflow.do_engine_steps()
     except WorkflowException as exc:
+        _reraise_refusal(ctx)
         # Nothing of the person's is saved yet: refuse the action (rolled back) rather than keep a half start.
         element = getattr(getattr(exc, "task_spec", None), "bpmn_name", None) or "a step"
         kind = getattr(exc, "error_type", type(exc).__name__)
@@ -104,9 +105,10 @@ def complete_step(
 ) -> bool:
     """The actor completed a user task with validated values; the workflow goes on to its next wait.
 
-    A step that fails after it keeps the user's SAVE and records an incident: returns False then.
+    A step that fails after it keeps the user's SAVE and records an incident: returns False then; a step that
+    refuses the action (an operation's refusal, e.g. a blocked invoice) raises it and nothing is kept.
     """
-    task.set_data(**values)
+    task.set_data(**invoice_facts(ctx.invoice), **values)
     task.run()
     shown = [[f.label, f.option_name(values.get(f.id))] for f in form.fields]
     ctx.audit(AuditAction.TASK_COMPLETED, task=form.title, element_id=form.task_id, values=shown)
@@ -122,8 +124,10 @@ def retry(ctx: ActionContext) -> bool:
     previous = ctx.instance.incident_element
     try:
         for task in workflow.get_tasks(state=TaskState.ERROR):
+            task.set_data(**invoice_facts(ctx.invoice))
             task.run()
     except WorkflowException as exc:
+        _reraise_refusal(ctx)
         went_through = _record_incident(ctx, exc)
     else:
         went_through = _advance(ctx, workflow)
@@ -174,9 +178,15 @@ def _advance(ctx: ActionContext, workflow: BpmnWorkflow) -> bool:
     try:
         workflow.do_engine_steps()
     except WorkflowException as exc:
+        _reraise_refusal(ctx)
         return _record_incident(ctx, exc)
     _set_status(ctx, InstanceStatus.COMPLETED if workflow.is_completed() else InstanceStatus.RUNNING)
     return True
+
+
+def _reraise_refusal(ctx: ActionContext) -> None:
+    if ctx.refusal is not None:
+        raise ctx.refusal from None
 
 
 def _record_incident(ctx: ActionContext, exc: WorkflowException) -> bool:

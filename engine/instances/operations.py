@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from engine.errors import Blocked
 from engine.models import CancellationRequest
 from engine.vocabulary import AuditAction, InvoiceStatus, RequestStatus
 from engine.workflow.limits import DEFAULT_TIME_LIMIT
@@ -66,6 +67,16 @@ def cancel_invoice(ctx: ActionContext, remarks: str | None = None) -> None:
     ctx.audit(AuditAction.INVOICE_STATUS, status=InvoiceStatus.CANCELLED)
 
 
+def refuse_if_blocked(ctx: ActionContext, blocked: bool, message: str | None = None) -> None:
+    """The cancellation blockers said no: the person's action is refused with the table's message; nothing of it
+    is kept (the lifecycle re-raises the refusal rather than recording an incident)."""
+    if blocked:
+        ctx.refusal = Blocked(
+            f"Invoice {ctx.invoice.number} may not be cancelled now. {message or 'The cancellation blockers say no.'}"
+        )
+        raise ctx.refusal
+
+
 def terminate_request(ctx: ActionContext) -> None:
     """The instance is terminated: a request still open (Requested or Approved) becomes Terminated.
 
@@ -79,7 +90,12 @@ def terminate_request(ctx: ActionContext) -> None:
 
 
 OPERATIONS: Mapping[str, Operation] = MappingProxyType(
-    {"submit_request": submit_request, "record_decision": record_decision, "cancel_invoice": cancel_invoice}
+    {
+        "submit_request": submit_request,
+        "record_decision": record_decision,
+        "cancel_invoice": cancel_invoice,
+        "refuse_if_blocked": refuse_if_blocked,
+    }
 )
 
 

@@ -113,5 +113,12 @@ class Invoice(Base):
     advance_applied: Mapped[Decimal] = mapped_column(
         "advance_applied_cents", Money, default=Decimal("0.00"), server_default="0"
     )
+    # The cancellation blockers' verdict (processes/cancellation_blockers.dmn), stored when the invoice is written
+    # and when a new table is deployed, so reads never evaluate it; which process version's table gave it.
+    blocked: Mapped[bool] = mapped_column(default=False, server_default=false())
+    blocked_message: Mapped[str | None] = mapped_column(String(1000))
+    blockers_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("process_versions.id", name="fk_invoices_blockers_version_id")
+    )
 
     clinic: Mapped[Clinic] = relationship(lazy="joined", innerjoin=True)

@@ -129,6 +129,8 @@ def _actions(actor, loaded: LoadedProcess, start, invoice, instance, ready) -> l
         elif instance is not None and spec.name not in {r.element_id for r in ready}:
             status = (invoice.approval_status or instance.status).capitalize()
             reason = f"Not available now: the cancellation is {status} and waits for {waiting_words(ready)}."
+        elif invoice.blocked:  # as stored when the invoice was last written (cancellation_blockers.dmn)
+            reason = f"Not possible now. {invoice.blocked_message or 'The cancellation blockers say no.'}"
         actions.append(Action(spec.name, spec.bpmn_name or spec.name, not reason, reason))
     return actions
 

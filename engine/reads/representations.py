@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from engine.accounts.roles import role_names
 from engine.accounts.users import Actor
-from engine.models import AuditEvent, CancellationRequest, Invoice, ProcessInstance, User, UserTask
+from engine.models import AuditEvent, CancellationRequest, Invoice, ProcessInstance, ProcessVersion, User, UserTask
 from engine.vocabulary import InstanceStatus, RequestStatus, Screen, UserTaskState
 
 from .offers import CANCEL_STEP, REQUEST_STEP, Action, actions_for_invoices
@@ -104,6 +104,27 @@ def _allowed(actions: list[Action]) -> list[str]:
     return [API_ACTIONS[a.element_id] for a in actions if a.enabled and a.element_id in API_ACTIONS]
 
 
+def blockers_json(session: Session, invoices: list[Invoice]) -> dict[int, dict]:
+    """What the cancellation blockers said of each invoice, as stored (one query for the tables' versions)."""
+    ids = {i.blockers_version_id for i in invoices if i.blockers_version_id is not None}
+    versions = {
+        row.id: {"process": row.process_id, "version": row.version}
+        for row in session.execute(
+            select(ProcessVersion.id, ProcessVersion.process_id, ProcessVersion.version).where(
+                ProcessVersion.id.in_(ids)
+            )
+        )
+    } if ids else {}  # fmt: skip
+    return {
+        i.id: {
+            "blocked": i.blocked,
+            "message": i.blocked_message,
+            "decided_by": versions.get(i.blockers_version_id),
+        }
+        for i in invoices
+    }
+
+
 def invoices_json(session: Session, actor: Actor, invoices: list[Invoice]) -> list[dict]:
     """A page of invoices with their current request and the caller's allowed actions, in a few queries."""
     actions = actions_for_invoices(session, actor, invoices) if invoices else {}
@@ -114,6 +135,7 @@ def invoices_json(session: Session, actor: Actor, invoices: list[Invoice]) -> li
             select(CancellationRequest).where(CancellationRequest.invoice_id.in_(ids)).order_by(CancellationRequest.id)
         ):
             latest[request.invoice_id] = request
+    blockers = blockers_json(session, invoices)
     return [
         {
             "number": i.number,
@@ -126,6 +148,7 @@ def invoices_json(session: Session, actor: Actor, invoices: list[Invoice]) -> li
             "payment_status": i.payment_status,
             "insurance_claim_status": i.claim_status,
             "advance_applied": str(i.advance_applied),
+            "cancellation_blockers": blockers[i.id],
             "cancellation_request": request_json(session, latest[i.id]) if i.id in latest else None,
             "allowed_actions": _allowed(actions[i.id]),
         }
@@ -133,8 +156,9 @@ def invoices_json(session: Session, actor: Actor, invoices: list[Invoice]) -> li
     ]
 
 
-def invoice_data_json(invoice: Invoice) -> dict:
-    """An invoice as the billing system sends it (PUT /api/invoices/{number} answers with this)."""
+def invoice_data_json(session: Session, invoice: Invoice) -> dict:
+    """An invoice as the billing system sends it, and whether its cancellation is blocked now
+    (PUT /api/invoices/{number} answers with this)."""
     return {
         "number": invoice.number,
         "patient_id": invoice.patient_id,
@@ -146,6 +170,7 @@ def invoice_data_json(invoice: Invoice) -> dict:
         "insurance_claim_status": invoice.claim_status,
         "advance_applied": str(invoice.advance_applied),
         "status": invoice.status,
+        "cancellation_blockers": blockers_json(session, [invoice])[invoice.id],
     }
 
 

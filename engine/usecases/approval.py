@@ -55,7 +55,8 @@ MAX_PREVIEWS = 6  # combinations of the form's choices tried (Approve, Reject: 2
 
 
 def decision_warnings(session: Session, actor: Actor, request: CancellationRequest) -> list[str]:
-    """Before the actor decides: a choice of theirs after which the next step could be taken by no one.
+    """Before the actor decides: the invoice is blocked from cancellation (as stored), or a choice of theirs
+    after which the next step could be taken by no one.
 
     The diagram says what follows: each combination of the form's choices (e.g. Approve, Reject) is tried on a
     copy of the instance (see WorkflowRuntime.preview), and who could take each next step is asked of the same
@@ -65,6 +66,20 @@ def decision_warnings(session: Session, actor: Actor, request: CancellationReque
     instance = session.get(ProcessInstance, request.instance_id)
     if row is None or instance.status != InstanceStatus.RUNNING:
         return []
+    return _blocked_warning(request.invoice) + _no_one_left_warnings(session, actor, instance, row)
+
+
+def _blocked_warning(invoice: Invoice) -> list[str]:
+    """The cancellation blockers' stored verdict: approving is allowed, but Cancel Invoice will be refused."""
+    if not invoice.blocked:
+        return []
+    return [
+        f"Invoice {invoice.number} may not be cancelled now. {invoice.blocked_message or ''} If you approve, "
+        "Cancel Invoice stays refused until this is done."
+    ]
+
+
+def _no_one_left_warnings(session: Session, actor: Actor, instance: ProcessInstance, row: UserTask) -> list[str]:
     runtime = runtime_of(session)
     loaded = runtime.spec_of(instance.version)
     held = deciders.holders(session, instance.clinic_id)

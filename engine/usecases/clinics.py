@@ -20,6 +20,7 @@ from engine.instances import deciders
 from engine.models import Clinic, Invoice, RoleGrant
 from engine.vocabulary import AuditAction
 
+from .blockers import refresh_stale
 from .people import NewPerson, add_person, audit, check_new_person, is_service_account
 
 WORKFLOWS = {
@@ -164,6 +165,8 @@ def change_settings(session: Session, actor: Actor, wanted: ClinicSettings) -> s
         setattr(clinic, key, new)
     if "cancellation_mode" in changes:
         clinic.process_id = None  # the standard process of the new workflow
+        session.flush()
+        refresh_stale(session, [clinic.id])  # its table decides what blocks from now on
     audit(session, actor, clinic, AuditAction.CLINIC_SETTINGS_CHANGED, changes=changes)
     return "Settings saved." + (
         " New cancellations follow the new workflow; those already running finish as they started."

@@ -23,6 +23,8 @@ from engine.workflow.forms import FieldDef, describe_form
 from engine.workflow.parsing import MAX_FILE_BYTES, PROCESSES_DIR, LoadedProcess, Source, load_directory, parse_sources
 from engine.workflow.runtime import WorkflowRuntime, runtime_of
 
+from .blockers import refresh_stale
+
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,150}\.(bpmn|dmn)$")
 
 
@@ -77,6 +79,8 @@ def deploy_processes(
                     Deployment(filename=name, deployed_by=deployed_by, process_version_id=version.id, outcome=outcome)
                 )
         versions.append(version)
+    session.flush()
+    refresh_stale(session)
     return versions
 
 
@@ -138,6 +142,8 @@ def make_latest(session: Session, actor: Actor, version_id: int) -> str:
             outcome=DeploymentOutcome.UNCHANGED,
         )
     )
+    session.flush()
+    refresh_stale(session)
     return f"{version.name} version {version.version} is the latest again: new cancellations use it."
 
 
@@ -344,6 +350,7 @@ def deploy(session: Session, actor: Actor, filename: str, data: bytes) -> Deploy
         details = {"file": source.name, "process": loaded.process_id, "version": version.version, "outcome": outcome}
         event = AuditEvent(actor_id=actor.user_id, action=AuditAction.PROCESS_DEPLOYED, details=json.dumps(details))
         session.add(event)
+    refresh_stale(session)  # a changed table judges the open invoices again, in this deploy's transaction
     parts = []
     for d in deployments:
         if d.outcome == DeploymentOutcome.NEW_VERSION:

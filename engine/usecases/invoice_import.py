@@ -24,6 +24,7 @@ from engine.errors import Invalid
 from engine.models import AuditEvent, Invoice, ProcessInstance
 from engine.vocabulary import ACTIVE_INSTANCE_STATUSES, AuditAction, InvoiceStatus
 
+from .blockers import judge
 from .invoices import LABELS, NUMBER, check_invoice
 
 HEADER = (
@@ -87,6 +88,7 @@ def import_invoices(
     `progress(n)` is called after each chunk with the rows done so far."""
     require(actor, Permission.IMPORT_INVOICES)
     report = ImportReport()
+    tables: dict = {}  # the clinic's blockers table, each verdict computed once for the whole file
     seen: dict[str, int] = {}
     chunk: list[tuple[int, str, dict]] = []
     for line, row in _rows(data):
@@ -105,19 +107,19 @@ def import_invoices(
             body.pop("advance_applied", None)
         chunk.append((line, number, body))
         if len(chunk) >= CHUNK:
-            _import_chunk(session, actor, chunk, source, report)
+            _import_chunk(session, actor, chunk, source, report, tables)
             chunk = []
             if progress:
                 progress(report.rows)
     if chunk:
-        _import_chunk(session, actor, chunk, source, report)
+        _import_chunk(session, actor, chunk, source, report, tables)
     if progress:
         progress(report.rows)
     report.problems.sort(key=lambda p: int(p.split(":", 1)[0].removeprefix("line ")))  # in file order
     return report
 
 
-def _import_chunk(session: Session, actor: Actor, chunk: list, source: str, report: ImportReport) -> None:
+def _import_chunk(session: Session, actor: Actor, chunk: list, source: str, report: ImportReport, tables: dict) -> None:
     numbers = [number for _line, number, _body in chunk]
     existing = {
         i.number: i
@@ -157,9 +159,11 @@ def _import_chunk(session: Session, actor: Actor, chunk: list, source: str, repo
         else:
             for key in changes:
                 setattr(invoice, key, getattr(data, key))
+            judge(session, [invoice], tables)
             session.add(_event(actor, invoice, AuditAction.INVOICE_UPDATED, changes, source))
             report.updated += 1
     if new_invoices:
+        judge(session, (invoice for invoice, _ in new_invoices), tables)
         session.add_all(invoice for invoice, _ in new_invoices)
         session.flush()
         session.add_all(_event(actor, i, AuditAction.INVOICE_RECEIVED, f, source) for i, f in new_invoices)

@@ -23,6 +23,8 @@ from engine.models import AuditEvent, Invoice
 from engine.reads.offers import active_instance
 from engine.vocabulary import AuditAction, ClaimStatus, InvoiceStatus, PaymentStatus
 
+from .blockers import judge
+
 NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,39}$")
 AMOUNT = re.compile(r"^[0-9]{1,10}\.[0-9]{2}$")
 
@@ -126,6 +128,7 @@ def upsert_invoice(session: Session, actor: Actor, number: str, body: dict) -> U
     if invoice is None:
         invoice = Invoice(clinic_id=actor.clinic_id, number=number, status=InvoiceStatus.OPEN, **data.__dict__)
         session.add(invoice)
+        judge(session, [invoice])
         session.flush()
         fields = {k: [None, _shown(v)] for k, v in data.__dict__.items()}
         _history(session, actor, invoice, AuditAction.INVOICE_RECEIVED, fields, source)
@@ -144,6 +147,7 @@ def upsert_invoice(session: Session, actor: Actor, number: str, body: dict) -> U
         )
     for key in changes:
         setattr(invoice, key, getattr(data, key))
+    judge(session, [invoice])
     _history(session, actor, invoice, AuditAction.INVOICE_UPDATED, changes, source)
     return Upserted(invoice, False, changes)
 

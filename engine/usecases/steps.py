@@ -16,7 +16,7 @@ from engine.accounts.roles import ROLES, lane_roles
 from engine.accounts.users import Actor
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.instances import lifecycle
-from engine.instances.context import ActionContext
+from engine.instances.context import ActionContext, invoice_facts
 from engine.instances.deciders import SEPARATED_SCREENS
 from engine.models import Invoice, ProcessInstance, User, UserTask
 from engine.reads.offers import active_instance, clinic_process, not_found, waiting_words
@@ -101,17 +101,6 @@ def check_separation_of_duties(
         raise Forbidden("You already decided on this request: another approver must decide this step.")
 
 
-def _seed(invoice: Invoice) -> dict:
-    """What every new instance starts with (workflow.checks.SEEDED names these for validation)."""
-    return {
-        "invoice_number": invoice.number,
-        "patient_name": invoice.patient_name,
-        "patient_id": invoice.patient_id,
-        "amount": invoice.amount,
-        "currency": invoice.clinic.currency,
-    }
-
-
 def _user_task(loaded: LoadedProcess, element_id: str):
     spec = loaded.spec.task_specs.get(element_id)
     if spec is None or not getattr(spec, "manual", False):
@@ -128,7 +117,7 @@ def _start(session: Session, actor: Actor, invoice: Invoice, step: StepInput) ->
         name = spec.bpmn_name or step.element_id
         raise Conflict(f"{name} is not possible yet: start with {start.bpmn_name or start.name}.")
     form = loaded.form(start.name)
-    seed = _seed(invoice)
+    seed = invoice_facts(invoice)
     values = validate(form, step.submitted, seed)
     ctx, workflow = lifecycle.start(session, actor.user_id, invoice, version, loaded, seed)
     task = next(t for t in ready_user_tasks(workflow) if t.task_spec.name == step.element_id)

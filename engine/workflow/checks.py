@@ -13,8 +13,11 @@ from decimal import Decimal, InvalidOperation
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
 NS = {"bpmn": BPMN, "camunda": CAMUNDA}
-# What every new instance starts with (usecases.steps._seed): available to conditions, scripts and DMN inputs.
-SEEDED = {"invoice_number", "patient_name", "patient_id", "amount", "currency"}
+# What every instance knows of its invoice (instances.context.invoice_facts): for conditions, scripts, DMN inputs.
+SEEDED = {
+    "invoice_number", "patient_name", "patient_id", "amount", "currency",
+    "payment_status", "claim_status", "advance_applied",
+}  # fmt: skip
 FLOW_NODES = (
     "startEvent", "endEvent", "userTask", "scriptTask", "serviceTask", "businessRuleTask", "task", "manualTask",
     "exclusiveGateway", "parallelGateway", "inclusiveGateway", "intermediateCatchEvent", "intermediateThrowEvent",

@@ -22,7 +22,7 @@ from engine.accounts.roles import lane_roles
 from engine.errors import ProcessDefinitionError, ProcessesInvalid
 from engine.vocabulary import Screen
 
-from . import checks
+from . import blockers, checks
 from .checks import BPMN
 from .forms import SUPPORTED_CONSTRAINTS, SUPPORTED_TYPES, FormDef, describe_form
 from .scripting import HELPERS, ScriptRefused, compile_expression, compile_script
@@ -50,6 +50,8 @@ class LoadedProcess:
     spec: object
     subprocess_specs: dict
     first_task_name: str = field(default="", repr=False)  # the user task a new instance waits on first
+    # The first business rule task calling cancellation_blockers ("" when the process checks no blockers).
+    blockers_task_name: str = field(default="", repr=False)
     _forms: dict[str, FormDef] = field(default_factory=dict, repr=False)
 
     def task_spec(self, element_id: str):
@@ -202,6 +204,11 @@ def _parse_bpmn(source: Source, root, dmns, operations: set[str]) -> list[Loaded
             ) from None
         _check_process(tree, source.label, process_id, spec, operations)
         used = _check_xml(tree, source.label, process_id, decisions)
+        process = tree.xpath("//bpmn:process[@id=$id]", id=process_id, namespaces=checks.NS)[0]
+        try:
+            blockers_task = blockers.checked_task(process, spec)
+        except blockers.TableFailed as exc:
+            raise ProcessDefinitionError(source.label, _line_of(tree, exc.element), exc.element, exc.message) from None
         try:
             first_task = first_user_task_name(spec)
         except ValueError as exc:
@@ -209,7 +216,7 @@ def _parse_bpmn(source: Source, root, dmns, operations: set[str]) -> list[Loaded
         files = {source.name: source.text} | {s.name: s.text for s in used}
         digest = content_hash(files)
         name = spec.description or process_id
-        loaded.append(LoadedProcess(process_id, name, files, digest, spec, subprocess_specs, first_task))
+        loaded.append(LoadedProcess(process_id, name, files, digest, spec, subprocess_specs, first_task, blockers_task))
     return loaded
 
 
