@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -124,3 +125,55 @@ def test_the_import_page_reports_and_a_dry_run_writes_nothing(web, demo, db_snap
     )
     assert "Imported: 2 rows: 2 created" in done.text
     assert web("billing").get("/admin/invoices/import").status_code == 403
+
+
+def _many(n: int) -> bytes:
+    rows = [f"NS-BULK-{i:05d},P-{i},Patient {i},2026-11-01,10.00,USD,unpaid,none,0.00" for i in range(n)]
+    rows[10] = rows[10].replace("10.00", "ten")  # line 12
+    return _csv(*rows)
+
+
+def _streamed(admin, data: bytes, dry_run: bool = False, **kwargs):
+    form = {"file": (io.BytesIO(data), "export.csv")} | ({"dry_run": "1"} if dry_run else {})
+    return admin.post(
+        "/admin/invoices/import",
+        form,
+        content_type="multipart/form-data",
+        headers={"Accept": "application/x-ndjson"},
+        **kwargs,
+    )
+
+
+def _bulk_count(session_factory) -> int:
+    with unit_of_work(session_factory, read_only=True) as s:
+        return s.scalar(select(func.count(Invoice.id)).where(Invoice.number.like("NS-BULK-%")))
+
+
+def test_the_import_page_streams_its_progress_then_the_same_report(web, demo, session_factory, db_snapshot):
+    import json
+
+    admin = web("admin")
+    before = db_snapshot()
+    dry = [json.loads(line) for line in _streamed(admin, _many(4500), dry_run=True).text.splitlines()]
+    assert [m["done"] for m in dry[:-1]] == [2000, 4000, 4500] and {m["total"] for m in dry[:-1]} == {4500}
+    assert dry[-1]["report"]["summary"] == "4500 rows: 4499 created, 0 updated, 0 unchanged, 1 refused."
+    assert dry[-1]["report"]["dry_run"] is True and dry[-1]["report"]["problems"][0].startswith("line 12: amount")
+    assert db_snapshot() == before
+
+    done = _streamed(admin, _many(4500))
+    assert done.mimetype == "application/x-ndjson"
+    last = json.loads(done.text.splitlines()[-1])
+    assert last["report"]["summary"].startswith("4500 rows: 4499 created") and not last["report"]["dry_run"]
+    assert _bulk_count(session_factory) == 4499
+    bad = json.loads(_streamed(admin, b"number;amount\n1;2\n").text)
+    assert "The header row must name" in bad["error"]
+
+
+def test_an_import_left_half_way_writes_nothing(web, demo, session_factory, db_snapshot):
+    admin = web("admin")
+    before = db_snapshot()
+    response = _streamed(admin, _many(4500), buffered=False)
+    first = next(iter(response.response))
+    assert b'"done": 2000' in first
+    response.close()  # the browser went away: the import's unit of work rolls back
+    assert _bulk_count(session_factory) == 0 and db_snapshot() == before

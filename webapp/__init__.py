@@ -25,6 +25,7 @@ from . import (
     billing,
     errors,
     health,
+    invoice_imports,
     plumbing,
     processes,
 )
@@ -89,7 +90,7 @@ def create_app(config: dict | None = None, runtime: WorkflowRuntime | None = Non
     auth.init_app(app)
     errors.init_app(app)
     blueprints = (auth.bp, billing.bp, approvals.bp, admin.bp, processes.bp, api.bp, health.bp)
-    for blueprint in (*blueprints, administration.bp, administration.account_bp):
+    for blueprint in (*blueprints, administration.bp, administration.account_bp, invoice_imports.bp):
         app.register_blueprint(blueprint)
     # Before CSRF reads the form: an invoice export may be larger than anything else people send.
     app.before_request_funcs.setdefault(None, []).insert(0, _larger_import_uploads)
@@ -97,5 +98,5 @@ def create_app(config: dict | None = None, runtime: WorkflowRuntime | None = Non
 
 
 def _larger_import_uploads() -> None:
-    if request.endpoint == "administration.import_invoices":
-        request.max_content_length = administration.IMPORT_MAX_BYTES
+    if request.endpoint == "imports.import_invoices":
+        request.max_content_length = invoice_imports.IMPORT_MAX_BYTES

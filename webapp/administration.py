@@ -24,7 +24,7 @@ from engine.accounts.roles import Role
 from engine.accounts.users import actor_for
 from engine.errors import Invalid
 from engine.reads import audit, queries
-from engine.usecases import account, clinics, invoice_import, people
+from engine.usecases import account, clinics, people
 from engine.usecases import integrations as integrations_uc
 
 from .auth import WebUser, permission_required
@@ -233,47 +233,6 @@ def revoke_key(key_id: int):
     with uow() as session:
         flash(integrations_uc.revoke_key(session, actor(), key_id), "success")
     return redirect(url_for("administration.integrations"))
-
-
-# ---- Invoices > Import (clinic administrator) ---------------------------------------------------------------
-
-
-class _DryRun(Exception):  # noqa: N818 - a signal, not an error
-    pass
-
-
-IMPORT_MAX_BYTES = 20 * 1024 * 1024  # about 250,000 rows of the billing system's export
-SHOWN_PROBLEMS = 500
-
-
-@bp.route("/invoices/import", methods=["GET", "POST"])
-@permission_required(Permission.IMPORT_INVOICES)
-def import_invoices():
-    report, errors, dry_run, status = None, {}, False, 200
-    if request.method == "POST":
-        upload = request.files.get("file")
-        dry_run = request.form.get("dry_run") == "1"
-        if upload is None or not upload.filename:
-            errors, status = {"file": "Choose the CSV file exported by the billing system."}, 422
-        else:
-            data = upload.read()
-            try:
-                with uow() as session:
-                    report = invoice_import.import_invoices(session, actor(), data, f"CSV import by {actor().username}")
-                    if dry_run:
-                        raise _DryRun  # checked and reported: the unit of work rolls back
-            except _DryRun:
-                pass
-            except Invalid as exc:
-                errors, status = exc.errors, 422
-    return render_template(
-        "administration/import.html",
-        report=report,
-        errors=errors,
-        dry_run=dry_run,
-        header=invoice_import.HEADER,
-        shown=SHOWN_PROBLEMS,
-    ), status
 
 
 # ---- Audit log (clinic administrator) ----------------------------------------------------------------------

@@ -86,8 +86,17 @@ def import_invoices(
 ) -> ImportReport:
     """Import the CSV into the actor's clinic (the caller's unit of work commits it, or rolls back a dry run).
     `progress(n)` is called after each chunk with the rows done so far."""
-    require(actor, Permission.IMPORT_INVOICES)
     report = ImportReport()
+    for done in import_in_steps(session, actor, data, source, report):
+        if progress:
+            progress(done)
+    return report
+
+
+def import_in_steps(session: Session, actor: Actor, data: bytes, source: str, report: ImportReport) -> Iterator[int]:
+    """import_invoices one chunk at a time: yields the rows done so far after each chunk (and once at the end),
+    filling `report`; a page streams its progress from these."""
+    require(actor, Permission.IMPORT_INVOICES)
     tables: dict = {}  # the clinic's blockers table, each verdict computed once for the whole file
     seen: dict[str, int] = {}
     chunk: list[tuple[int, str, dict]] = []
@@ -109,14 +118,16 @@ def import_invoices(
         if len(chunk) >= CHUNK:
             _import_chunk(session, actor, chunk, source, report, tables)
             chunk = []
-            if progress:
-                progress(report.rows)
+            yield report.rows
     if chunk:
         _import_chunk(session, actor, chunk, source, report, tables)
-    if progress:
-        progress(report.rows)
     report.problems.sort(key=lambda p: int(p.split(":", 1)[0].removeprefix("line ")))  # in file order
-    return report
+    yield report.rows
+
+
+def expected_rows(data: bytes) -> int:
+    """About how many rows the file has (its lines but the header), for a progress bar."""
+    return max(data.count(b"\n") - (0 if data.endswith(b"\n") else -1) - 1, 0)
 
 
 def _import_chunk(session: Session, actor: Actor, chunk: list, source: str, report: ImportReport, tables: dict) -> None:

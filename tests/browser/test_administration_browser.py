@@ -9,6 +9,8 @@ import re
 from browsing import cell, log_in, log_out, main_nav, open_more_action, search_invoice, select_row
 from playwright.sync_api import Page, expect
 
+from engine.usecases.invoice_import import HEADER
+
 STRONG = "quartz lantern meadow 42"
 
 
@@ -103,3 +105,31 @@ def test_switching_to_direct_cancellation(page: Page, demo):
     demo.decide("approver", running)
     demo.cancel("billing", running)
     expect(cell(search_invoice(page, running), "Status")).to_have_text("Cancelled")
+
+
+def test_an_import_shows_its_progress_and_a_paid_invoice_cannot_be_requested(page: Page, demo):
+    header = ",".join(HEADER)
+    rows = [f"NS-BULK-{i:05d},P-{i},Patient {i},2026-11-01,10.00,USD,unpaid,none,0.00" for i in range(4500)]
+    rows[0] = rows[0].replace("unpaid", "paid")
+    log_in(page, "admin")
+    main_nav(page, "Import invoices")
+    page.get_by_label("CSV file").set_input_files(
+        files=[{"name": "export.csv", "mimeType": "text/csv", "buffer": "\n".join([header, *rows]).encode()}]
+    )
+    page.get_by_role("button", name="Import").click()
+    expect(
+        page.get_by_role("heading", name="Imported: 4500 rows: 4500 created, 0 updated, 0 unchanged, 0 refused.")
+    ).to_be_visible()
+    progress = page.locator("#import-progress")
+    expect(progress).to_be_visible()
+    assert progress.evaluate("p => [p.value, p.max]") == [4500, 4500]
+    expect(page.get_by_text("Done.")).to_be_visible()
+    log_out(page)
+
+    log_in(page, "billing")
+    row = search_invoice(page, "NS-BULK-00000")
+    expect(cell(row, "Status")).to_have_text("Open Blocked")
+    select_row(row)
+    menu = open_more_action(page)
+    expect(menu).to_contain_text("The invoice is paid: refund the payment before cancelling.")
+    expect(menu.get_by_role("link", name="Invoice Cancellation Request")).to_have_count(0)
