@@ -23,9 +23,11 @@ migrate: install
 seed-demo: migrate
 	$(BIN)/python -m engine.cli seed-demo
 
+# The web app and the background worker (webhook deliveries), started and stopped together by honcho (Procfile).
+# Webhooks may go to this machine only unless WEBHOOK_ALLOWED_HOSTS says otherwise.
 run: seed-demo
 	@echo "Serving on http://127.0.0.1:$(PORT)  (demo users: billing, approver, supervisor, admin, lakeside, analyst; password: demo)"
-	$(BIN)/gunicorn --workers 2 --bind 127.0.0.1:$(PORT) --access-logfile - wsgi:app
+	WEB_PORT=$(PORT) WEBHOOK_ALLOWED_HOSTS=$${WEBHOOK_ALLOWED_HOSTS-127.0.0.1,localhost} $(BIN)/honcho start -f Procfile
 
 validate: install
 	$(BIN)/python -m engine.cli validate processes

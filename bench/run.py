@@ -14,6 +14,7 @@ from engine.db import make_engine, make_session_factory
 from engine.instances.operations import build_runtime
 
 from . import dbs, report
+from .events import delivery_rate
 from .fill import fill
 from .import_csv import TARGET_SECONDS as IMPORT_TARGET
 from .import_csv import import_seconds
@@ -106,6 +107,24 @@ def _commit() -> str:
     return head.stdout.strip() + (" with local changes" if dirty.stdout.strip() else "") or "unknown"
 
 
+def _events_lines(args) -> str:
+    """Webhook deliveries per second to a local receiver: SQLite (one worker by design), PostgreSQL 1 and 2."""
+    runs = [("sqlite", 1)] if args.only != "postgresql" else []
+    if args.only != "sqlite" and not dbs.postgres_problem(dbs.postgres_base_url()):
+        runs += [("postgresql", 1), ("postgresql", 2)]
+    lines = []
+    for kind, workers in runs:
+        _log(f"== webhook deliveries, {kind}, {workers} worker(s)")
+        with dbs.database(kind) as url:
+            rate = delivery_rate(url, workers)
+        _log(f"  {rate:.1f} events/s")
+        lines.append(f"- {'SQLite' if kind == 'sqlite' else 'PostgreSQL'}, {workers} worker(s): {rate:.1f} events/s")
+    if not lines:
+        return ""
+    head = "\nWebhook deliveries to a local receiver that verifies each signature (2,000 events of 200 invoices):\n"
+    return head + "\n".join(lines) + "\n"
+
+
 def main() -> None:
     args = _args()
     started = time.perf_counter()
@@ -141,6 +160,7 @@ def main() -> None:
         verdict = "met" if seconds < IMPORT_TARGET else "MISSED"
         table += f"\nCSV import of 100,000 invoices on SQLite, one transaction: {seconds:.1f} s "
         table += f"(target under {IMPORT_TARGET} s: {verdict})\n"
+    table += _events_lines(args)
     path = report.write(table)
     _log("")
     _log(table)

@@ -1,5 +1,6 @@
-"""Command line: `python -m engine.cli init --admin NAME | migrate | seed-demo | validate |
-grant-installation-admin NAME` (migrate, seed-demo and validate are used by the Makefile)."""
+"""Command line: `python -m engine.cli init --admin NAME | migrate | seed-demo | validate | worker |
+grant-installation-admin NAME | import-invoices FILE --clinic NAME` (migrate, seed-demo and validate are used by
+the Makefile; the Procfile runs worker beside gunicorn)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     imports.add_argument("file", type=Path)
     imports.add_argument("--clinic", required=True, help="the clinic's name")
     imports.add_argument("--dry-run", action="store_true", help="check and report, write nothing")
+    work = sub.add_parser("worker", help="run background jobs (webhook deliveries) until stopped")
+    work.add_argument("--poll", type=float, default=float(os.environ.get("WORKER_POLL_SECONDS") or 1.0))
     args = parser.parse_args(argv)
     runtime = build_runtime()
     if args.command == "validate":
@@ -49,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
             deploy_processes(session)
         print(f"Database is at the latest schema: {_redact(url)}")
         return _init(factory, args.admin, args.full_name) if args.command == "init" else 0
+    if args.command == "worker":
+        return _worker(factory, args.poll)
     if args.command == "import-invoices":
         return _import(factory, args.file, args.clinic, args.dry_run)
     if args.command == "grant-installation-admin":
@@ -74,6 +79,21 @@ def main(argv: list[str] | None = None) -> int:
     key_file.chmod(0o600)
     print("Demo data added: users billing, approver, supervisor, admin, lakeside, analyst, root (password: demo).")
     print(f"Demo API key of Northside Clinic's billing system (also in {key_file}): {key}")
+    return 0
+
+
+def _worker(factory, poll: float) -> int:
+    import logging  # noqa: PLC0415 - the worker only
+    import signal  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    from .events.worker import run  # noqa: PLC0415
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    run(factory, INSTANCE, stop, poll)
     return 0
 
 

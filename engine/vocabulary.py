@@ -47,6 +47,30 @@ class InvoiceStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class DeliveryStatus(StrEnum):
+    """A webhook delivery: waiting for its (next) attempt, delivered, given up after 24 hours, or skipped by a
+    clinic administrator (a failed or skipped one no longer holds back the invoice's later events)."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class EventType(StrEnum):
+    """The changes of a cancellation that go out as CloudEvents (type clinic.invoice.cancellation.<name>)."""
+
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    TERMINATED = "terminated"
+
+    @property
+    def cloudevent_type(self) -> str:
+        return f"clinic.invoice.cancellation.{self.value}"
+
+
 class UserTaskState(StrEnum):
     """A row of user_tasks: ready (in someone's queue), completed by a person, or cancelled by the engine."""
 
@@ -114,6 +138,11 @@ class AuditAction(StrEnum):
     API_KEY_CREATED = "api_key_created"
     API_KEY_REVOKED = "api_key_revoked"
     CLINIC_CHOSEN = "clinic_chosen"
+    WEBHOOK_SET = "webhook_set"
+    WEBHOOK_SECRET_ROTATED = "webhook_secret_rotated"  # noqa: S105 - the name of an audit action
+    WEBHOOK_REMOVED = "webhook_removed"
+    WEBHOOK_REDELIVERED = "webhook_redelivered"
+    WEBHOOK_SKIPPED = "webhook_skipped"
 
 
 def sql_in(values) -> str:

@@ -19,6 +19,7 @@ INTEGRATION_ROUTES = {
     ("PUT", "/api/invoices/<number>"),
     ("GET", "/api/clinic"),
     ("GET", "/api/openapi.json"),
+    ("GET", "/api/events"),
 }
 PUBLIC = {("POST", "/api/tokens")}  # a person's login: the key is not used, the missing password is refused
 

@@ -13,7 +13,7 @@ import pytest
 
 ENGINE = Path(__file__).resolve().parent.parent / "engine"
 # Lower first: a package may import the foundation modules and the packages before it, never one after it.
-LAYERS = ["accounts", "workflow", "instances", "reads", "usecases"]
+LAYERS = ["accounts", "workflow", "events", "instances", "reads", "usecases"]
 FOUNDATION = {"engine.models", "engine.db", "engine.schema", "engine.errors", "engine.vocabulary"}
 ENTRY_POINTS = {"engine.cli", "engine.demo"}
 MAX_LINES = 400

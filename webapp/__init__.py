@@ -20,6 +20,7 @@ from . import (
     administration,
     api,
     api_admin,  # noqa: F401 - adds the administration routes to the API's blueprint
+    api_events,  # noqa: F401 - adds the event feed and webhook routes to the API's blueprint
     approvals,
     auth,
     billing,
@@ -28,6 +29,7 @@ from . import (
     invoice_imports,
     plumbing,
     processes,
+    webhook_pages,
 )
 
 
@@ -90,7 +92,8 @@ def create_app(config: dict | None = None, runtime: WorkflowRuntime | None = Non
     auth.init_app(app)
     errors.init_app(app)
     blueprints = (auth.bp, billing.bp, approvals.bp, admin.bp, processes.bp, api.bp, health.bp)
-    for blueprint in (*blueprints, administration.bp, administration.account_bp, invoice_imports.bp):
+    pages = (administration.bp, administration.account_bp, invoice_imports.bp, webhook_pages.bp)
+    for blueprint in (*blueprints, *pages):
         app.register_blueprint(blueprint)
     # Before CSRF reads the form: an invoice export may be larger than anything else people send.
     app.before_request_funcs.setdefault(None, []).insert(0, _larger_import_uploads)

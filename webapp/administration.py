@@ -23,6 +23,7 @@ from engine.accounts.permissions import Permission
 from engine.accounts.roles import Role
 from engine.accounts.users import actor_for
 from engine.errors import Invalid
+from engine.events import webhooks
 from engine.reads import audit, queries
 from engine.usecases import account, clinics, people
 from engine.usecases import integrations as integrations_uc
@@ -220,11 +221,21 @@ def integrations():
             handed, values = {"name": values["name"].strip(), "key": key}, {}
         except Invalid as exc:
             errors, status = exc.errors, 422
+    return integrations_page(errors=errors, values=values, handed=handed), status
+
+
+def integrations_page(**shown) -> str:
+    """The Integrations page: API keys, the webhook and its deliveries (webapp/webhook_pages.py acts on those)."""
+    shown = {"errors": {}, "values": {}, "handed": None, "webhook_errors": {}, "handed_secret": None} | shown
+    status = request.args.get("deliveries") or None
     with uow(read_only=True) as session:
         keys = integrations_uc.list_keys(session, actor())
-    return render_template(
-        "administration/integrations.html", keys=keys, errors=errors, values=values, handed=handed
-    ), status
+        webhook = webhooks.settings(session, actor())
+        deliveries = webhooks.deliveries(session, actor(), status if status in webhooks.STATUSES else None)
+        return render_template(
+            "administration/integrations.html", keys=keys, webhook=webhook, deliveries=deliveries,
+            deliveries_status=status, **shown,
+        )  # fmt: skip
 
 
 @bp.post("/integrations/<id:key_id>/revoke")

@@ -76,7 +76,8 @@ def authenticate():
 
 
 # Calls every authenticated caller may make (staff, API keys): the rest need a staff role.
-ANY_CLINIC_ACTOR = {"api.revoke_token", "api.clinic", "api.upsert_invoice"}  # upsert: the key's own check
+# Routes any clinic account may reach: the use case checks who may (the upsert and the feed: API keys).
+ANY_CLINIC_ACTOR = {"api.revoke_token", "api.clinic", "api.upsert_invoice", "api.events"}
 
 
 def body() -> dict:

@@ -8,6 +8,7 @@ from functools import lru_cache
 from engine.vocabulary import InstanceStatus, InvoiceStatus, RequestStatus
 
 from .openapi_admin import ADMIN_PATHS, ADMIN_SCHEMAS
+from .openapi_events import EVENT_PATHS, EVENT_SCHEMAS
 from .openapi_parts import ID, IDEMPOTENCY, errors, json_body, op, param
 from .openapi_schemas import SCHEMAS, ref
 
@@ -184,7 +185,7 @@ def openapi_document() -> dict:
         "security": [{"bearer": []}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": SCHEMAS | ADMIN_SCHEMAS,
+            "schemas": SCHEMAS | ADMIN_SCHEMAS | EVENT_SCHEMAS,
         },
-        "paths": PATHS | ADMIN_PATHS,
+        "paths": PATHS | ADMIN_PATHS | EVENT_PATHS,
     }

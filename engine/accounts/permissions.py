@@ -30,6 +30,7 @@ class Permission(StrEnum):
     AUDIT_LOG = "audit_log"
     SEND_INVOICES = "send_invoices"
     IMPORT_INVOICES = "import_invoices"
+    READ_EVENTS = "read_events"
 
 
 APPROVER_ROLES = frozenset({Role.APPROVER, Role.ADMIN})
@@ -75,6 +76,10 @@ RULES: dict[Permission, tuple[frozenset[Role], str]] = {
     Permission.IMPORT_INVOICES: (
         frozenset({Role.ADMIN, Role.INTEGRATION}),
         "Only a clinic administrator (or the billing system) may import invoices.",
+    ),
+    Permission.READ_EVENTS: (
+        frozenset({Role.INTEGRATION, Role.ADMIN}),
+        "The event feed is read by the clinic's systems, with an API key (Administration > Integrations).",
     ),
     Permission.AUDIT_LOG: (frozenset({Role.ADMIN}), "Only a clinic administrator may read the clinic's audit log."),
     Permission.MANAGE_CLINICS: (

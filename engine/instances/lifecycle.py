@@ -143,7 +143,7 @@ def retry(ctx: ActionContext) -> bool:
 
 def terminate(ctx: ActionContext, reason: str) -> None:
     """End the instance: its ready tasks leave every queue, an open request becomes Terminated."""
-    terminate_request(ctx)
+    terminate_request(ctx, reason)
     workflow = load(ctx)
     workflow.cancel()
     _set_status(ctx, InstanceStatus.TERMINATED)

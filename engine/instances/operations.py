@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from engine.errors import Blocked
+from engine.events.outbox import emit
 from engine.models import CancellationRequest
-from engine.vocabulary import AuditAction, InvoiceStatus, RequestStatus
+from engine.vocabulary import AuditAction, EventType, InvoiceStatus, RequestStatus
 from engine.workflow.limits import DEFAULT_TIME_LIMIT
 from engine.workflow.runtime import Operation, WorkflowRuntime
 
@@ -34,6 +35,7 @@ def submit_request(ctx: ActionContext, reason: str, remarks: str) -> None:
     ctx.session.add(ctx.known_request)
     ctx.invoice.approval_status = RequestStatus.REQUESTED
     ctx.audit(AuditAction.APPROVAL_STATUS, status=RequestStatus.REQUESTED)
+    _emit(ctx, EventType.REQUESTED, ctx.known_request, remarks)
 
 
 DECISIONS = {"approve": RequestStatus.APPROVED, "reject": RequestStatus.REJECTED}
@@ -52,6 +54,7 @@ def record_decision(ctx: ActionContext, decision: str, remarks: str | None = Non
     request.decision_remarks = remarks or None
     ctx.invoice.approval_status = request.status
     ctx.audit(AuditAction.APPROVAL_STATUS, status=request.status)
+    _emit(ctx, EventType.APPROVED if decision == "approve" else EventType.REJECTED, request, remarks or None)
 
 
 def cancel_invoice(ctx: ActionContext, remarks: str | None = None) -> None:
@@ -65,6 +68,7 @@ def cancel_invoice(ctx: ActionContext, remarks: str | None = None) -> None:
     if request is not None:
         request.status = RequestStatus.COMPLETED
     ctx.audit(AuditAction.INVOICE_STATUS, status=InvoiceStatus.CANCELLED)
+    _emit(ctx, EventType.CANCELLED, request, remarks)
 
 
 def refuse_if_blocked(ctx: ActionContext, blocked: bool, message: str | None = None) -> None:
@@ -77,7 +81,11 @@ def refuse_if_blocked(ctx: ActionContext, blocked: bool, message: str | None = N
         raise ctx.refusal
 
 
-def terminate_request(ctx: ActionContext) -> None:
+def _emit(ctx: ActionContext, type_: EventType, request: CancellationRequest | None, remarks: str | None) -> None:
+    emit(ctx.session, ctx.invoice, type_, ctx.actor_id, ctx.now, request, remarks)
+
+
+def terminate_request(ctx: ActionContext, reason: str | None = None) -> None:
     """The instance is terminated: a request still open (Requested or Approved) becomes Terminated.
 
     Not callable from diagrams: only the lifecycle's terminate transition does this.
@@ -87,6 +95,7 @@ def terminate_request(ctx: ActionContext) -> None:
         request.status = RequestStatus.TERMINATED
         ctx.invoice.approval_status = RequestStatus.TERMINATED
         ctx.audit(AuditAction.APPROVAL_STATUS, status=RequestStatus.TERMINATED)
+    _emit(ctx, EventType.TERMINATED, request, reason)
 
 
 OPERATIONS: Mapping[str, Operation] = MappingProxyType(

@@ -4,6 +4,7 @@ invoices, requests, processes and the audit log."""
 from .access import ApiToken, IdempotentResponse, LoginFailure, WebSession
 from .base import Base, Money, UTCDateTime, utcnow
 from .clinics import Clinic, Invoice, RoleGrant, User
+from .events import Event, EventFeed, WebhookDelivery
 from .processes import (
     AuditEvent,
     CancellationRequest,
@@ -34,4 +35,7 @@ __all__ = [
     "WebSession",
     "LoginFailure",
     "IdempotentResponse",
+    "Event",
+    "EventFeed",
+    "WebhookDelivery",
 ]

@@ -40,6 +40,12 @@ class Clinic(Base):
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     locale: Mapped[str] = mapped_column(String(20), default="en_US", server_default="en_US")  # Babel, e.g. de_CH
+    # Where the clinic's systems receive events, and the Standard Webhooks signing secret (whsec_…); a rotated
+    # secret still signs until `webhook_old_secret_until`.
+    webhook_url: Mapped[str | None] = mapped_column(String(2000))
+    webhook_secret: Mapped[str | None] = mapped_column(String(100))
+    webhook_old_secret: Mapped[str | None] = mapped_column(String(100))
+    webhook_old_secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class User(Base):

@@ -28,7 +28,7 @@ def fingerprint(body: Any) -> str:
 
 
 # Shown once, never stored: a replay answers with these set to null.
-SECRET_FIELDS = frozenset({"one_time_password", "admin_one_time_password", "key"})
+SECRET_FIELDS = frozenset({"one_time_password", "admin_one_time_password", "key", "secret"})
 
 
 def without_secrets(payload: dict) -> dict:

@@ -1,0 +1,174 @@
+"""The transactional outbox: each change of a cancellation becomes an event in the same transaction as the
+change, so an event exists exactly when the change committed (a rolled-back action leaves none).
+
+Operations call `emit` while the action runs; just before the transaction commits, `_write_pending` numbers the
+transaction's events with the clinic's next feed positions and writes them (with a webhook delivery each when
+the clinic has a webhook). Taking positions updates the clinic's `event_feeds` row, which stays locked until the
+commit: positions are therefore handed out in commit order, without gaps, and the pull feed (`position > cursor`)
+never skips an event that commits later. The lock is taken as the last statement before the commit.
+
+Events are CloudEvents 1.0 in JSON (structured mode), written with the `cloudevents` package.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cloudevents.core.formats.json import JSONFormat
+from cloudevents.core.v1.event import CloudEvent
+from sqlalchemy import event as sa_event
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from engine.models import CancellationRequest, Clinic, Event, EventFeed, Invoice, User, WebhookDelivery
+from engine.vocabulary import EventType
+
+CONTENT_TYPE = "application/cloudevents+json"
+RETRY_FOR = timedelta(hours=24)  # a delivery is retried with backoff this long, then marked Failed
+_FORMAT = JSONFormat()
+_PENDING = "outbox"
+
+
+@dataclass
+class _Pending:
+    invoice: Invoice
+    request: CancellationRequest | None
+    type: EventType
+    actor_id: int | None
+    remarks: str | None
+    at: datetime
+
+
+def emit(
+    session: Session,
+    invoice: Invoice,
+    type_: EventType,
+    actor_id: int | None,
+    at: datetime,
+    request: CancellationRequest | None = None,
+    remarks: str | None = None,
+) -> None:
+    """An event of this change goes out if, and when, the action's transaction commits."""
+    session.info.setdefault(_PENDING, []).append(_Pending(invoice, request, type_, actor_id, remarks, at))
+
+
+def source_of(clinic_id: int) -> str:
+    return f"/clinics/{clinic_id}"
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def _person(user: User | None) -> dict | None:
+    return {"username": user.username, "name": user.full_name} if user is not None else None
+
+
+def _data(session: Session, pending: _Pending) -> dict:
+    invoice, request = pending.invoice, pending.request
+    return {
+        "invoice": {
+            "number": invoice.number,
+            "patient_id": invoice.patient_id,
+            "patient_name": invoice.patient_name,
+            "invoice_date": invoice.invoice_date.isoformat(),
+            "amount": str(invoice.amount),
+            "currency": invoice.clinic.currency,
+            "status": invoice.status,
+            "approval_status": invoice.approval_status,
+        },
+        "request": None
+        if request is None
+        else {
+            "id": request.id,
+            "status": request.status,
+            "reason": request.reason,
+            "remarks": request.remarks,
+            "requested_by": _person(request.requested_by),
+            "requested_at": _iso(request.requested_at),
+            "decided_by": _person(request.decided_by),
+            "decided_at": _iso(request.decided_at),
+            "decision_remarks": request.decision_remarks,
+        },
+        "by": _person(session.get(User, pending.actor_id) if pending.actor_id else None),
+        "remarks": pending.remarks,
+    }
+
+
+def cloudevent_json(event_id: str, clinic_id: int, type_: EventType, subject: str, at: datetime, data: dict) -> str:
+    attributes = {
+        "id": event_id,
+        "source": source_of(clinic_id),
+        "type": type_.cloudevent_type,
+        "specversion": "1.0",
+        "subject": subject,
+        "time": at,
+        "datacontenttype": "application/json",
+    }
+    return _FORMAT.write(CloudEvent(attributes, data)).decode()
+
+
+def _next_positions(session: Session, clinic_id: int, count: int) -> int:
+    """Reserve `count` positions of the clinic's feed; returns the first. Locks the clinic's feed row."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(
+        insert(EventFeed)
+        .values(clinic_id=clinic_id, last_position=0)
+        .on_conflict_do_nothing(index_elements=["clinic_id"])
+    )
+    last = session.execute(
+        update(EventFeed)
+        .where(EventFeed.clinic_id == clinic_id)
+        .values(last_position=EventFeed.last_position + count)
+        .returning(EventFeed.last_position)
+    ).scalar_one()
+    return last - count + 1
+
+
+@sa_event.listens_for(Session, "before_commit")
+def _write_pending(session: Session) -> None:
+    pending: list[_Pending] = session.info.pop(_PENDING, [])
+    if not pending:
+        return
+    session.flush()  # new requests get their ids
+    by_clinic: dict[int, list[_Pending]] = {}
+    for item in pending:
+        by_clinic.setdefault(item.invoice.clinic_id, []).append(item)
+    for clinic_id in sorted(by_clinic):
+        items = by_clinic[clinic_id]
+        webhook = session.scalar(select(Clinic.webhook_url).where(Clinic.id == clinic_id))
+        data = [_data(session, item) for item in items]
+        position = _next_positions(session, clinic_id, len(items))  # the last statements before the commit
+        for offset, (item, payload) in enumerate(zip(items, data, strict=True)):
+            event_id = str(uuid.uuid4())
+            row = Event(
+                event_id=event_id,
+                clinic_id=clinic_id,
+                invoice_id=item.invoice.id,
+                position=position + offset,
+                type=item.type.cloudevent_type,
+                time=item.at,
+                body=cloudevent_json(event_id, clinic_id, item.type, item.invoice.number, item.at, payload),
+            )
+            session.add(row)
+            if webhook:
+                session.add(
+                    WebhookDelivery(
+                        event=row,
+                        clinic_id=clinic_id,
+                        invoice_id=item.invoice.id,
+                        url=webhook,
+                        next_attempt_at=item.at,
+                        give_up_at=item.at + RETRY_FOR,
+                    )
+                )
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _forget_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
