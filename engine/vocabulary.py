@@ -42,6 +42,13 @@ class RequestStatus(StrEnum):
         return "Approved" if self is RequestStatus.COMPLETED else self.value.capitalize()
 
 
+class RequestKind(StrEnum):
+    """What a request asks for: to cancel the invoice, or to undo its cancellation."""
+
+    CANCEL = "cancel"
+    UNDO = "undo"
+
+
 class InvoiceStatus(StrEnum):
     OPEN = "open"
     CANCELLED = "cancelled"

@@ -39,9 +39,10 @@ CONSTRAINTS_0007 = {
     "user_tasks": {"ck_user_tasks_state", "ck_user_tasks_screen"},
     "deployments": {"ck_deployments_outcome"},
 }
-# At head: 0015 adds the billing system's statuses to invoices.
+# At head: 0015 adds the billing system's statuses to invoices, 0018 the kind of a request.
 CONSTRAINTS = CONSTRAINTS_0007 | {
-    "invoices": CONSTRAINTS_0007["invoices"] | {"ck_invoices_payment_status", "ck_invoices_claim_status"}
+    "invoices": CONSTRAINTS_0007["invoices"] | {"ck_invoices_payment_status", "ck_invoices_claim_status"},
+    "cancellation_requests": CONSTRAINTS_0007["cancellation_requests"] | {"ck_cancellation_requests_kind"},
 }
 
 

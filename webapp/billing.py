@@ -6,12 +6,13 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from engine.accounts.permissions import Permission
 from engine.errors import Invalid
+from engine.reads import cancelled as cancelled_reads
 from engine.reads import offers, queries
 from engine.usecases import steps
 
 from .auth import permission_required
 from .forms import submitted_values
-from .plumbing import actor, small_int, uow
+from .plumbing import actor, csv_download, small_int, uow
 
 bp = Blueprint("billing", __name__, url_prefix="/billing")
 
@@ -63,3 +64,31 @@ def task(number: str, element_id: str):
         "billing/task.html", invoice=found, form=form, values=values, errors=errors, awaiting=awaiting
     )
     return page, status
+
+
+# ---- Cancelled Invoice -----------------------------------------------------------------------------------------
+
+
+def _cancelled_args() -> dict:
+    return {k: v for k in ("q", "from", "to") if (v := request.args.get(k, "").strip())}
+
+
+@bp.get("/cancelled")
+@permission_required(Permission.WORK_ON_INVOICES)
+def cancelled():
+    args, page, errors, status = _cancelled_args(), None, {}, 200
+    try:
+        filters = cancelled_reads.CancelledFilters.parse(args)
+        with uow(read_only=True) as session:
+            page = cancelled_reads.cancelled_invoices(session, actor(), filters, _int_arg("page", 1))
+    except Invalid as exc:
+        errors, status = exc.errors, 422
+    raw = {k: args.get(k, "") for k in ("q", "from", "to")}
+    return render_template("billing/cancelled.html", page=page, args=args, raw=raw, errors=errors), status
+
+
+@bp.get("/cancelled.csv")
+@permission_required(Permission.WORK_ON_INVOICES)
+def cancelled_csv():
+    filters = cancelled_reads.CancelledFilters.parse(_cancelled_args())
+    return csv_download("cancelled-invoices.csv", cancelled_reads.export_csv, actor(), filters)

@@ -64,6 +64,7 @@ def cancel_invoice(ctx: ActionContext, remarks: str | None = None) -> None:
     ctx.invoice.status = InvoiceStatus.CANCELLED
     ctx.invoice.cancelled_at = ctx.now
     ctx.invoice.cancelled_by_id = ctx.actor_id
+    ctx.invoice.cancel_remarks = remarks or None
     request = ctx.request()
     if request is not None:
         request.status = RequestStatus.COMPLETED

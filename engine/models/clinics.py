@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     String,
+    Text,
     UniqueConstraint,
     false,
     func,
@@ -113,6 +114,7 @@ class Invoice(Base):
     approval_status: Mapped[str | None] = mapped_column(String(20))
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    cancel_remarks: Mapped[str | None] = mapped_column(Text)  # what was said at Cancel Invoice
     # As the billing system last sent them (PUT /api/invoices/{number}); the demo's are generated.
     payment_status: Mapped[str] = mapped_column(String(20), default=PaymentStatus.UNPAID, server_default="unpaid")
     claim_status: Mapped[str] = mapped_column(String(20), default=ClaimStatus.NONE, server_default="none")

@@ -21,6 +21,7 @@ from engine.vocabulary import (
     ACTIVE_INSTANCE_STATUSES,
     DeploymentOutcome,
     InstanceStatus,
+    RequestKind,
     RequestStatus,
     Screen,
     UserTaskState,
@@ -166,6 +167,7 @@ class CancellationRequest(Base):
     __tablename__ = "cancellation_requests"
     __table_args__ = (
         CheckConstraint(f"status IN ({sql_in(RequestStatus)})", name="ck_cancellation_requests_status"),
+        CheckConstraint(f"kind IN ({sql_in(RequestKind)})", name="ck_cancellation_requests_kind"),
         Index("ix_requests_clinic_status_time", "clinic_id", "status", "requested_at"),
     )
 
@@ -181,6 +183,8 @@ class CancellationRequest(Base):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decision_remarks: Mapped[str | None] = mapped_column(Text)
+    # What the request is for: cancelling the invoice, or undoing its cancellation (Undo Cancel).
+    kind: Mapped[str] = mapped_column(String(20), default=RequestKind.CANCEL, server_default="cancel")
 
     invoice: Mapped[Invoice] = relationship(lazy="joined", innerjoin=True)
     requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id], lazy="joined", innerjoin=True)
