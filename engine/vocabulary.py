@@ -72,6 +72,10 @@ class EventType(StrEnum):
     REJECTED = "rejected"
     CANCELLED = "cancelled"
     TERMINATED = "terminated"
+    UNDO_REQUESTED = "undo_requested"
+    UNDO_APPROVED = "undo_approved"
+    UNDO_REJECTED = "undo_rejected"
+    UNDONE = "undone"
 
     @property
     def cloudevent_type(self) -> str:
@@ -145,6 +149,8 @@ class AuditAction(StrEnum):
     API_KEY_CREATED = "api_key_created"
     API_KEY_REVOKED = "api_key_revoked"
     CLINIC_CHOSEN = "clinic_chosen"
+    UNDO_REQUESTED = "undo_requested"
+    UNDO_DECIDED = "undo_decided"
     WEBHOOK_SET = "webhook_set"
     WEBHOOK_SECRET_ROTATED = "webhook_secret_rotated"  # noqa: S105 - the name of an audit action
     WEBHOOK_REMOVED = "webhook_removed"

@@ -46,6 +46,7 @@ def test_shipped_processes_are_valid():
     assert set(load_directory(PROCESSES_DIR, set(OPERATIONS))) == {
         "invoice_cancellation_request",
         "invoice_cancellation_direct",
+        "invoice_undo_cancel",
     }
 
 
@@ -110,7 +111,7 @@ def test_versions_are_stored_once_per_content(session_factory, processes_copy):
         rows = session.execute(
             select(ProcessVersion.process_id, func.max(ProcessVersion.version)).group_by(ProcessVersion.process_id)
         ).all()
-    assert dict(rows) == {"invoice_cancellation_request": 2, "invoice_cancellation_direct": 1}
+    assert dict(rows) == {"invoice_cancellation_request": 2, "invoice_cancellation_direct": 1, "invoice_undo_cancel": 1}
 
 
 POLICY = "approval_policy.dmn"

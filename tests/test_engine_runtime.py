@@ -16,7 +16,9 @@ def test_a_runtime_with_an_extra_operation_leaves_the_products_operations_alone(
     extra = build_runtime({"ledger_post": lambda ctx, invoice_number: None})
     assert "ledger_post" in extra.operation_names
     assert "ledger_post" not in build_runtime().operation_names
-    assert set(OPERATIONS) == {"submit_request", "record_decision", "cancel_invoice", "refuse_if_blocked"}
+    assert set(OPERATIONS) == {
+        "submit_request", "record_decision", "cancel_invoice", "refuse_if_blocked", "request_undo", "reopen_invoice",
+    }  # fmt: skip
     with pytest.raises(TypeError):
         OPERATIONS["ledger_post"] = print  # the product's set cannot be changed at run time
 

@@ -7,6 +7,7 @@ package; time is moved by giving the worker a clock, never by sleeping.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -310,3 +311,38 @@ def test_the_integrations_page_sets_the_webhook_and_acts_on_deliveries(web, demo
     deliver_due(session_factory)
     assert receiver.received[-1]["verified"] and receiver.received[-1]["type"] == "cancelled"
     assert web("billing").post("/admin/integrations/webhook/remove").status_code == 403
+
+
+@pytest.mark.skipif(os.environ.get("TEST_DB") == "postgres", reason="SQLite runs one worker at a time")
+def test_on_sqlite_a_second_worker_waits_for_the_first(demo, webhook, database_url, tmp_path, session_factory):
+    env = os.environ | {"DATABASE_URL": database_url, "INSTANCE_PATH": str(tmp_path), "WORKER_POLL_SECONDS": "0.2"}
+    command = [sys.executable, "-m", "engine.cli", "worker"]
+    first = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    with (tmp_path / "worker.lock").open("a") as probe:  # wait until the first worker holds the lock
+        while True:
+            try:
+                fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(probe, fcntl.LOCK_UN)
+            except BlockingIOError:
+                break
+            assert time.monotonic() < deadline and first.poll() is None
+            time.sleep(0.05)
+    log = tmp_path / "second.log"
+    with log.open("w") as errors:
+        second = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=errors)
+    try:
+        while "another worker runs on this SQLite database" not in log.read_text():
+            assert time.monotonic() < deadline and second.poll() is None
+            time.sleep(0.1)
+        first.send_signal(signal.SIGTERM)
+        first.wait(10)
+        demo.request("billing", demo.invoice_numbers("NS")[7])  # the second worker takes over and delivers it
+        while not webhook.delivered():
+            assert time.monotonic() < deadline + 30
+            time.sleep(0.1)
+        assert "worker started" in log.read_text()
+    finally:
+        for process in (first, second):
+            process.send_signal(signal.SIGTERM)
+            process.wait(10)

@@ -41,7 +41,11 @@ def test_a_migration_shows_analysts_no_instance_data_and_every_run_is_audited(de
     analyst = demo.actor("analyst")
     with unit_of_work(session_factory) as s:
         deployments.deploy(s, analyst, REQUEST, data)
-        old, new = s.scalars(select(ProcessVersion.id).order_by(ProcessVersion.version)).all()[-2:]
+        old, new = s.scalars(
+            select(ProcessVersion.id)
+            .where(ProcessVersion.process_id == "invoice_cancellation_request")
+            .order_by(ProcessVersion.version)
+        ).all()[-2:]
     result = migration.migrate(session_factory, analyst, old, new)
     shown = " ".join(f"{line.invoice_number} {line.detail}" for line in result.moved + result.refused)
     assert result.moved and "Maria" not in shown and "P123456" not in shown and "NS-" not in shown

@@ -279,6 +279,18 @@ def cancel(number: str):
     return idempotent(action)
 
 
+@bp.post("/invoices/<number>/undo-cancel")
+def undo_cancel(number: str):
+    data = body()
+
+    def action(session, actor):
+        outcome = cancellation.undo_cancel(session, actor, number, data)
+        session.flush()
+        return _saved(_invoice_json(session, outcome.invoice), outcome, 200)
+
+    return idempotent(action)
+
+
 # ---- cancellation requests ----------------------------------------------------------------------------------
 
 

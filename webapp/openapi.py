@@ -101,6 +101,18 @@ PATHS = {
             body="FormBody",
         )
     },
+    "/api/invoices/{number}/undo-cancel": {
+        "post": _op(
+            "Undo Cancel: the cancelled invoice opens again (approval clinics: after a clinic administrator approves)",
+            {
+                "200": _json(ref("Invoice"), "Undone, or waiting for approval (cancellation_request.kind: undo)"),
+                **_incident("Invoice"),
+                **_errors(400, 401, 403, 404, 409, 422),
+            },
+            [NUMBER, IDEMPOTENCY],
+            body="FormBody",
+        )
+    },
     "/api/cancellation-requests": {
         "get": _op(
             "The clinic's cancellation requests",

@@ -21,7 +21,17 @@ EVENT_SCHEMAS = {
             "type": {
                 "enum": [
                     f"clinic.invoice.cancellation.{t}"
-                    for t in ("requested", "approved", "rejected", "cancelled", "terminated")
+                    for t in (
+                        "requested",
+                        "approved",
+                        "rejected",
+                        "cancelled",
+                        "terminated",
+                        "undo_requested",
+                        "undo_approved",
+                        "undo_rejected",
+                        "undone",
+                    )  # fmt: skip
                 ]
             },
             "subject": {"type": "string", "description": "The invoice number"},

@@ -151,6 +151,7 @@ SCHEMAS = {
         "properties": {
             "id": {"type": "integer"},
             "invoice_number": {"type": "string"},
+            "kind": {"enum": ["cancel", "undo"], "description": "Cancel the invoice, or undo its cancellation"},
             "status": {"enum": [str(s) for s in RequestStatus]},
             "reason": {"type": "string"},
             "remarks": {"type": "string"},
@@ -206,7 +207,10 @@ SCHEMAS = {
             "advance_applied": {"type": "string", "pattern": r"^\d+\.\d{2}$"},
             "cancellation_blockers": ref("CancellationBlockers"),
             "cancellation_request": _nullable("CancellationRequest"),
-            "allowed_actions": {"type": "array", "items": {"enum": ["request_cancellation", "cancel"]}},
+            "allowed_actions": {
+                "type": "array",
+                "items": {"enum": ["request_cancellation", "cancel", "undo_cancel"]},
+            },
             "history": {"type": "array", "items": ref("HistoryEntry")},
             "incident": ref("Incident"),
         },

@@ -15,6 +15,8 @@ from .roles import ROLES, Role
 
 # Which process a clinic runs by default, by its cancellation mode.
 CLINIC_PROCESSES = {"approval": "invoice_cancellation_request", "direct": "invoice_cancellation_direct"}
+# Every clinic also runs Undo Cancel: its first task's `invoice_status` property says it starts on cancelled invoices.
+UNDO_PROCESS = "invoice_undo_cancel"
 
 _HASHER = PasswordHasher()
 # Verified against when the username is unknown, so both failures take the same time.

@@ -187,11 +187,18 @@ def run(factory: sessionmaker[Session], instance_path: str, stop: StopSignal, po
         path = Path(instance_path) / "worker.lock"
         path.parent.mkdir(parents=True, exist_ok=True)
         lock_file = path.open("w")
-        try:
-            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            _log.warning("another worker runs on this SQLite database: waiting for it to stop (%s)", path)
-            fcntl.flock(lock_file, fcntl.LOCK_EX)
+        warned = False
+        while True:
+            try:
+                fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not warned:
+                    _log.warning("another worker runs on this SQLite database: waiting for it to stop (%s)", path)
+                    warned = True
+                if stop.wait(1.0):
+                    lock_file.close()
+                    return
     _log.info("worker started (%s)", "PostgreSQL: SKIP LOCKED" if postgres else "SQLite: one worker")
     try:
         while not stop.is_set():

@@ -27,6 +27,7 @@ def invoice_facts(invoice: Invoice) -> dict:
         "payment_status": invoice.payment_status,
         "claim_status": invoice.claim_status,
         "advance_applied": invoice.advance_applied,
+        "cancellation_workflow": invoice.clinic.cancellation_mode,  # approval | direct
     }
 
 

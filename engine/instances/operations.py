@@ -13,7 +13,7 @@ from types import MappingProxyType
 from engine.errors import Blocked
 from engine.events.outbox import emit
 from engine.models import CancellationRequest
-from engine.vocabulary import AuditAction, EventType, InvoiceStatus, RequestStatus
+from engine.vocabulary import AuditAction, EventType, InvoiceStatus, RequestKind, RequestStatus
 from engine.workflow.limits import DEFAULT_TIME_LIMIT
 from engine.workflow.runtime import Operation, WorkflowRuntime
 
@@ -52,6 +52,10 @@ def record_decision(ctx: ActionContext, decision: str, remarks: str | None = Non
     request.decided_by_id = ctx.actor_id
     request.decided_at = ctx.now
     request.decision_remarks = remarks or None
+    if request.kind == RequestKind.UNDO:  # the invoice's own approval status stays; its history tells
+        ctx.audit(AuditAction.UNDO_DECIDED, status=request.status, remarks=remarks or None)
+        _emit(ctx, EventType.UNDO_APPROVED if decision == "approve" else EventType.UNDO_REJECTED, request, remarks)
+        return
     ctx.invoice.approval_status = request.status
     ctx.audit(AuditAction.APPROVAL_STATUS, status=request.status)
     _emit(ctx, EventType.APPROVED if decision == "approve" else EventType.REJECTED, request, remarks or None)
@@ -82,6 +86,46 @@ def refuse_if_blocked(ctx: ActionContext, blocked: bool, message: str | None = N
         raise ctx.refusal
 
 
+UNDO_REASON = "Undo the cancellation"
+
+
+def request_undo(ctx: ActionContext, remarks: str) -> None:
+    """Open a request to undo the invoice's cancellation (Undo Cancel); the invoice stays cancelled until
+    reopen_invoice."""
+    if ctx.invoice.status != InvoiceStatus.CANCELLED:
+        raise ValueError("request_undo: the invoice is not cancelled")
+    ctx.known_request = CancellationRequest(
+        clinic_id=ctx.invoice.clinic_id,
+        invoice_id=ctx.invoice.id,
+        instance_id=ctx.instance.id,
+        kind=RequestKind.UNDO,
+        reason=UNDO_REASON,
+        remarks=remarks,
+        status=RequestStatus.REQUESTED,
+        requested_by_id=ctx.actor_id,
+        requested_at=ctx.now,
+    )
+    ctx.session.add(ctx.known_request)
+    ctx.audit(AuditAction.UNDO_REQUESTED, remarks=remarks)
+    _emit(ctx, EventType.UNDO_REQUESTED, ctx.known_request, remarks)
+
+
+def reopen_invoice(ctx: ActionContext, remarks: str | None = None) -> None:
+    """The cancellation is undone: the invoice is Open again, with the same number; a new cancellation may be
+    requested."""
+    if ctx.invoice.status != InvoiceStatus.CANCELLED:
+        raise ValueError("reopen_invoice: the invoice is not cancelled")
+    ctx.invoice.status = InvoiceStatus.OPEN
+    ctx.invoice.cancelled_at = ctx.invoice.cancelled_by_id = ctx.invoice.cancel_remarks = None
+    ctx.invoice.approval_status = None
+    ctx.invoice.blockers_version_id = None  # judged again with today's table before the action ends
+    request = ctx.request()
+    if request is not None:
+        request.status = RequestStatus.COMPLETED
+    ctx.audit(AuditAction.INVOICE_STATUS, status=InvoiceStatus.OPEN)
+    _emit(ctx, EventType.UNDONE, request, remarks)
+
+
 def _emit(ctx: ActionContext, type_: EventType, request: CancellationRequest | None, remarks: str | None) -> None:
     emit(ctx.session, ctx.invoice, type_, ctx.actor_id, ctx.now, request, remarks)
 
@@ -105,6 +149,8 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType(
         "record_decision": record_decision,
         "cancel_invoice": cancel_invoice,
         "refuse_if_blocked": refuse_if_blocked,
+        "request_undo": request_undo,
+        "reopen_invoice": reopen_invoice,
     }
 )
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.accounts.roles import lane_roles
-from engine.accounts.users import Actor
+from engine.accounts.users import UNDO_PROCESS, Actor
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.models import Deployment, Invoice, ProcessInstance, ProcessVersion, UserTask
 from engine.vocabulary import ACTIVE_INSTANCE_STATUSES, InstanceStatus, InvoiceStatus, Screen, UserTaskState
@@ -17,7 +17,7 @@ from engine.workflow.forms import FormDef
 from engine.workflow.parsing import LoadedProcess, screen_of
 from engine.workflow.runtime import runtime_of
 
-REQUEST_STEP, CANCEL_STEP = "request_cancellation", "cancel_invoice"
+REQUEST_STEP, CANCEL_STEP, UNDO_STEP = "request_cancellation", "cancel_invoice", "undo_cancel"
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,28 @@ def clinic_process(session: Session, actor: Actor) -> tuple[ProcessVersion, Load
     return version, runtime_of(session).spec_of(version)
 
 
+def starts_on(first_task) -> str:
+    """Which invoices a process starts on: its first user task's `invoice_status` property (default open)."""
+    return (getattr(first_task, "extensions", None) or {}).get("invoice_status", InvoiceStatus.OPEN)
+
+
+def clinic_processes(session: Session, actor: Actor) -> list[tuple[ProcessVersion, LoadedProcess]]:
+    """What a clinic runs: its cancellation process (by its workflow, or its own), then Undo Cancel when
+    deployed; each starts on the invoices its first task names (open, cancelled)."""
+    found = [clinic_process(session, actor)]
+    undo = latest_version(session, UNDO_PROCESS)
+    if undo is not None and undo.process_id != actor.process_id:
+        found.append((undo, runtime_of(session).spec_of(undo)))
+    return found
+
+
+def process_for(
+    processes: list[tuple[ProcessVersion, LoadedProcess]], runtime, invoice: Invoice
+) -> tuple[ProcessVersion, LoadedProcess] | None:
+    """The process that starts on the invoice as it is now (open: the cancellation; cancelled: Undo Cancel)."""
+    return next((p for p in processes if starts_on(runtime.first_user_task(p[1])) == invoice.status), None)
+
+
 def get_invoice(session: Session, actor: Actor, number: str) -> Invoice:
     """The invoice of the actor's clinic; another clinic's invoice is simply not found."""
     invoice = session.scalar(select(Invoice).where(Invoice.clinic_id == actor.clinic_id, Invoice.number == number))
@@ -87,7 +109,7 @@ def invoice_actions(session: Session, actor: Actor, invoice: Invoice) -> list[Ac
 def actions_for_invoices(session: Session, actor: Actor, invoices: list[Invoice]) -> dict[int, list[Action]]:
     """More Action items for a page of invoices, in three queries whatever the page size."""
     runtime = runtime_of(session)
-    _version, loaded = clinic_process(session, actor)
+    processes = clinic_processes(session, actor)
     ids = [i.id for i in invoices]
     instances = {
         i.invoice_id: i
@@ -107,8 +129,12 @@ def actions_for_invoices(session: Session, actor: Actor, invoices: list[Invoice]
     actions = {}
     for invoice in invoices:
         instance = instances.get(invoice.id)
-        # A running instance keeps the version it started with: its steps decide what is offered.
-        own = runtime.spec_of(instance.version) if instance else loaded
+        # A running instance keeps the version it started with: its steps decide what is offered; else the
+        # process that starts on the invoice as it is (the cancellation's own steps say why not when none does).
+        if instance is not None:
+            own = runtime.spec_of(instance.version)
+        else:
+            own = (process_for(processes, runtime, invoice) or processes[0])[1]
         start = runtime.first_user_task(own)
         actions[invoice.id] = _actions(actor, own, start, invoice, instance, ready.get(invoice.id, []))
     return actions
@@ -120,8 +146,12 @@ def _actions(actor, loaded: LoadedProcess, start, invoice, instance, ready) -> l
         if screen_of(spec) != Screen.INVOICE or not actor.has_any(lane_roles(spec.lane)):
             continue
         reason = ""
-        if invoice.status == InvoiceStatus.CANCELLED:
-            reason = "The invoice is already cancelled."
+        if instance is None and starts_on(start) != invoice.status:
+            reason = (
+                "The invoice is already cancelled."
+                if invoice.status == InvoiceStatus.CANCELLED
+                else ("Only for cancelled invoices.")
+            )
         elif instance is None and spec.name != start.name:
             reason = f"Available later in the process: submit an {start.bpmn_name or start.name} first."
         elif instance is not None and instance.status == InstanceStatus.INCIDENT:
@@ -129,7 +159,7 @@ def _actions(actor, loaded: LoadedProcess, start, invoice, instance, ready) -> l
         elif instance is not None and spec.name not in {r.element_id for r in ready}:
             status = (invoice.approval_status or instance.status).capitalize()
             reason = f"Not available now: the cancellation is {status} and waits for {waiting_words(ready)}."
-        elif invoice.blocked:  # as stored when the invoice was last written (cancellation_blockers.dmn)
+        elif invoice.blocked and invoice.status == InvoiceStatus.OPEN:  # stored (cancellation_blockers.dmn)
             reason = f"Not possible now. {invoice.blocked_message or 'The cancellation blockers say no.'}"
         actions.append(Action(spec.name, spec.bpmn_name or spec.name, not reason, reason))
     return actions
@@ -143,9 +173,10 @@ def task_form(session: Session, actor: Actor, invoice: Invoice, element_id: str)
     if not action.enabled:
         raise Conflict(action.reason)
     instance = active_instance(session, invoice)
+    runtime = runtime_of(session)
     if instance is not None:
-        return runtime_of(session).spec_of(instance.version).form(element_id)
-    return clinic_process(session, actor)[1].form(element_id)
+        return runtime.spec_of(instance.version).form(element_id)
+    return process_for(clinic_processes(session, actor), runtime, invoice)[1].form(element_id)
 
 
 def request_form(session: Session, actor: Actor) -> FormDef:

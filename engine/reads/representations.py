@@ -13,10 +13,10 @@ from engine.accounts.users import Actor
 from engine.models import AuditEvent, CancellationRequest, Invoice, ProcessInstance, ProcessVersion, User, UserTask
 from engine.vocabulary import InstanceStatus, RequestStatus, Screen, UserTaskState
 
-from .offers import CANCEL_STEP, REQUEST_STEP, Action, actions_for_invoices
+from .offers import CANCEL_STEP, REQUEST_STEP, UNDO_STEP, Action, actions_for_invoices
 
 # The API names the invoice screen's steps by what they do, whatever the diagram's element ids.
-API_ACTIONS = {REQUEST_STEP: "request_cancellation", CANCEL_STEP: "cancel"}
+API_ACTIONS = {REQUEST_STEP: "request_cancellation", CANCEL_STEP: "cancel", UNDO_STEP: "undo_cancel"}
 DECISIONS = {RequestStatus.APPROVED: "approve", RequestStatus.COMPLETED: "approve", RequestStatus.REJECTED: "reject"}
 
 
@@ -88,6 +88,7 @@ def request_json(session: Session, request: CancellationRequest, instance: Proce
     return {
         "id": request.id,
         "invoice_number": request.invoice.number,
+        "kind": request.kind,
         "status": request.status,
         "reason": request.reason,
         "remarks": request.remarks,

@@ -12,7 +12,7 @@ from engine.accounts.users import Actor
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.instances import deciders, lifecycle
 from engine.models import CancellationRequest, Invoice, ProcessInstance, ProcessVersion, User, UserTask
-from engine.vocabulary import InstanceStatus, RequestStatus, Screen, UserTaskState
+from engine.vocabulary import InstanceStatus, InvoiceStatus, RequestStatus, Screen, UserTaskState
 from engine.workflow.forms import FormDef, with_aliases
 from engine.workflow.parsing import screen_of
 from engine.workflow.runtime import runtime_of
@@ -71,7 +71,7 @@ def decision_warnings(session: Session, actor: Actor, request: CancellationReque
 
 def _blocked_warning(invoice: Invoice) -> list[str]:
     """The cancellation blockers' stored verdict: approving is allowed, but Cancel Invoice will be refused."""
-    if not invoice.blocked:
+    if not invoice.blocked or invoice.status != InvoiceStatus.OPEN:
         return []
     return [
         f"Invoice {invoice.number} may not be cancelled now. {invoice.blocked_message or ''} If you approve, "

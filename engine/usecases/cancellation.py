@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from engine.accounts.users import Actor
 from engine.errors import Conflict
-from engine.reads.offers import CANCEL_STEP, REQUEST_STEP, clinic_process
+from engine.reads.offers import CANCEL_STEP, REQUEST_STEP, UNDO_STEP, clinic_process, clinic_processes, process_for
+from engine.vocabulary import InvoiceStatus
 from engine.workflow.forms import with_aliases
 from engine.workflow.runtime import runtime_of
 
@@ -34,3 +35,16 @@ def cancel_invoice(session: Session, actor: Actor, number: str, body: dict) -> O
     has_step = CANCEL_STEP in loaded.spec.task_specs
     values = with_aliases(loaded.form(CANCEL_STEP), body) if has_step else body
     return complete_on(session, actor, invoice, StepInput(CANCEL_STEP, values))
+
+
+def undo_cancel(session: Session, actor: Actor, number: str, body: dict) -> Outcome:
+    """Undo Cancel: the cancelled invoice opens again (at once in a direct clinic, after a clinic administrator's
+    approval in an approval clinic), as the Undo Cancel process says."""
+    invoice = locked_invoice(session, actor, number)
+    if invoice.status != InvoiceStatus.CANCELLED:
+        raise Conflict(f"Invoice {number} is not cancelled: there is nothing to undo.")
+    found = process_for(clinic_processes(session, actor), runtime_of(session), invoice)
+    if found is None or UNDO_STEP not in found[1].spec.task_specs:
+        raise Conflict("No Undo Cancel process is deployed: ask a business analyst to deploy processes/.")
+    values = with_aliases(found[1].form(UNDO_STEP), body)
+    return complete_on(session, actor, invoice, StepInput(UNDO_STEP, values))

@@ -19,11 +19,13 @@ from engine.instances import lifecycle
 from engine.instances.context import ActionContext, invoice_facts
 from engine.instances.deciders import SEPARATED_SCREENS
 from engine.models import Invoice, ProcessInstance, User, UserTask
-from engine.reads.offers import active_instance, clinic_process, not_found, waiting_words
+from engine.reads.offers import active_instance, clinic_process, clinic_processes, not_found, process_for, waiting_words
 from engine.vocabulary import InstanceStatus, InvoiceStatus, Screen, UserTaskState
 from engine.workflow.forms import validate
 from engine.workflow.parsing import LoadedProcess, screen_of
 from engine.workflow.runtime import ready_user_tasks, runtime_of
+
+from .blockers import judge
 
 
 @dataclass(frozen=True)
@@ -72,8 +74,6 @@ def locked_invoice(session: Session, actor: Actor, number: str) -> Invoice:
 
 def complete_on(session: Session, actor: Actor, invoice: Invoice, step: StepInput) -> Outcome:
     """complete_task on an invoice the caller has locked."""
-    if invoice.status == InvoiceStatus.CANCELLED:
-        raise Conflict(f"Invoice {invoice.number} is already cancelled: nothing more can be done with it.")
     instance = active_instance(session, invoice)
     if instance is None:
         return _start(session, actor, invoice, step)
@@ -109,7 +109,11 @@ def _user_task(loaded: LoadedProcess, element_id: str):
 
 
 def _start(session: Session, actor: Actor, invoice: Invoice, step: StepInput) -> Outcome:
-    version, loaded = clinic_process(session, actor)
+    found = process_for(clinic_processes(session, actor), runtime_of(session), invoice)
+    if invoice.status == InvoiceStatus.CANCELLED and (found is None or step.element_id not in found[1].spec.task_specs):
+        then = " Undo Cancel opens it again." if found is not None else " Nothing more can be done with it."
+        raise Conflict(f"Invoice {invoice.number} is already cancelled.{then}")
+    version, loaded = found or clinic_process(session, actor)
     spec = _user_task(loaded, step.element_id)
     check_role(actor, spec)
     start = runtime_of(session).first_user_task(loaded)
@@ -122,6 +126,7 @@ def _start(session: Session, actor: Actor, invoice: Invoice, step: StepInput) ->
     ctx, workflow = lifecycle.start(session, actor.user_id, invoice, version, loaded, seed)
     task = next(t for t in ready_user_tasks(workflow) if t.task_spec.name == step.element_id)
     went_through = lifecycle.complete_step(ctx, workflow, task, form, values, None, [])
+    _judge_if_reopened(ctx)
     return Outcome(SAVED if went_through else INCIDENT, invoice, ctx.instance, not went_through)
 
 
@@ -144,7 +149,14 @@ def continue_task(ctx: ActionContext, actor: Actor, step: StepInput) -> Outcome:
     form = loaded.form(step.element_id)
     values = validate(form, step.submitted, task.data)
     went_through = lifecycle.complete_step(ctx, workflow, task, form, values, row, ready)
+    _judge_if_reopened(ctx)
     return Outcome(SAVED if went_through else INCIDENT, ctx.invoice, instance, not went_through)
+
+
+def _judge_if_reopened(ctx: ActionContext) -> None:
+    """An invoice opened again (Undo Cancel) gets the blockers' verdict of today's table, in the same action."""
+    if ctx.invoice.status == InvoiceStatus.OPEN and ctx.invoice.blockers_version_id is None:
+        judge(ctx.session, [ctx.invoice])
 
 
 def _not_open_message(ctx: ActionContext, loaded: LoadedProcess, element_id: str, ready: list[UserTask]) -> str:

@@ -16,7 +16,7 @@ NS = {"bpmn": BPMN, "camunda": CAMUNDA}
 # What every instance knows of its invoice (instances.context.invoice_facts): for conditions, scripts, DMN inputs.
 SEEDED = {
     "invoice_number", "patient_name", "patient_id", "amount", "currency",
-    "payment_status", "claim_status", "advance_applied",
+    "payment_status", "claim_status", "advance_applied", "cancellation_workflow",
 }  # fmt: skip
 FLOW_NODES = (
     "startEvent", "endEvent", "userTask", "scriptTask", "serviceTask", "businessRuleTask", "task", "manualTask",

@@ -278,6 +278,8 @@ def _check_task(task_spec, operations: set[str]) -> None:
 
 def _check_user_task(task_spec) -> None:
     lane_roles(task_spec.lane)
+    if (getattr(task_spec, "extensions", None) or {}).get("invoice_status", "open") not in ("open", "cancelled"):
+        raise ValueError("the task's invoice_status property (which invoices the process starts on): open or cancelled")
     screen = screen_of(task_spec)
     if screen not in set(Screen):
         raise ValueError(f"the task's screen property is '{screen}'; use one of {', '.join(Screen)}")

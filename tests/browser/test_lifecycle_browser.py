@@ -228,7 +228,12 @@ def test_direct_clinic_cancel(page: Page, demo):
     row = invoice_row(page, number)
     expect(cell(row, "Status")).to_have_text("Cancelled")
 
-    # Once cancelled, nothing more can be done to it.
+    # Once cancelled, it can only be opened again: Undo Cancel (at once in a direct clinic).
     select_row(row)
     menu = open_more_action(page)
-    expect_disabled_item(menu, "Cancel Invoice")
+    expect(menu.get_by_role("menuitem")).to_have_count(1)
+    expect_enabled_item(menu, "Undo Cancel").click()
+    expect(page.get_by_role("heading", level=1, name="Undo Cancel")).to_be_visible()
+    page.get_by_label("Remarks").fill("Cancelled the wrong invoice.")
+    save(page)
+    expect(cell(invoice_row(page, number), "Status")).to_have_text("Open")
