@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine.vocabulary import DeliveryStatus, sql_in
@@ -41,6 +41,9 @@ class EventFeed(Base):
     last_position: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+OPEN_DELIVERIES = "status IN ('pending', 'failed')"
+
+
 class WebhookDelivery(Base):
     """Sending one event to the clinic's webhook: retried with backoff, in order per invoice."""
 
@@ -49,6 +52,14 @@ class WebhookDelivery(Base):
         CheckConstraint(f"status IN ({sql_in(DeliveryStatus)})", name="ck_webhook_deliveries_status"),
         Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
         Index("ix_webhook_deliveries_invoice", "invoice_id", "id"),
+        # The deliveries that hold back their invoice's later ones: the worker's "is an earlier one still open?"
+        Index(
+            "ix_webhook_deliveries_open",
+            "invoice_id",
+            "id",
+            postgresql_where=text(OPEN_DELIVERIES),
+            sqlite_where=text(OPEN_DELIVERIES),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
