@@ -20,7 +20,6 @@ from engine.models import IdempotentResponse
 from engine.reads import monitoring, offers, queries, representations
 from engine.reads.instance_detail import get_instance
 from engine.usecases import approval, cancellation, idempotency, invoices
-from engine.vocabulary import InvoiceStatus
 from engine.workflow.forms import field_json
 
 from .errors import status_of
@@ -222,12 +221,10 @@ def _invoice_json(session, found) -> dict:
 
 @bp.get("/invoices")
 def list_invoices():
-    status = request.args.get("status") or None
-    if status is not None and status not in set(InvoiceStatus):
-        raise Invalid({"status": "status must be open or cancelled."})
+    filters = queries.InvoiceFilters.parse(request.args)
     page, per_page = _page_args()
     with uow(read_only=True) as session:
-        result = queries.list_invoices(session, g.actor, request.args.get("q", ""), status, page, per_page)
+        result = queries.list_invoices(session, g.actor, page=page, per_page=per_page, filters=filters)
         items = representations.invoices_json(session, g.actor, result.items)
     return jsonify(items=items, total=result.total, page=result.page, per_page=result.per_page)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from engine.accounts.permissions import Permission
@@ -24,12 +26,27 @@ def _int_arg(name: str, default: int) -> int:
 @bp.get("/invoices")
 @permission_required(Permission.WORK_ON_INVOICES)
 def invoices():
-    q = request.args.get("q", "").strip()
+    try:
+        filters, errors, status = queries.InvoiceFilters.parse(request.args), {}, 200
+    except Invalid as exc:
+        filters, errors, status = queries.InvoiceFilters(request.args.get("q", "").strip()), exc.errors, 422
     with uow(read_only=True) as session:
-        page = queries.list_invoices(session, actor(), q=q, page=_int_arg("page", 1), per_page=20)
+        page = queries.list_invoices(session, actor(), page=_int_arg("page", 1), per_page=20, filters=filters)
         actions = offers.actions_for_invoices(session, actor(), page.items)
         awaiting = queries.awaiting_approval(session, [i.id for i in page.items])
-    return render_template("billing/invoices.html", page=page, q=q, actions=actions, awaiting=awaiting)
+    page_html = render_template(
+        "billing/invoices.html", page=page, q=filters.q, filters=filters, args=filters.args(), errors=errors,
+        actions=actions, awaiting=awaiting,
+    )  # fmt: skip
+    return page_html, status
+
+
+def _list_args() -> dict:
+    """The invoice list's filters an invoice page was opened with (`back`), to link back to the same list."""
+    try:
+        return queries.InvoiceFilters.parse(dict(parse_qsl(request.args.get("back", "")))).args()
+    except Invalid:
+        return {}
 
 
 @bp.get("/invoices/<number>")
@@ -40,7 +57,9 @@ def invoice(number: str):
         actions = offers.invoice_actions(session, actor(), found)
         shown = [(e, e.details_dict) for e in queries.history(session, actor(), found)]
         awaiting = queries.awaiting_approval(session, [found.id])
-    return render_template("billing/invoice.html", invoice=found, actions=actions, events=shown, awaiting=awaiting)
+    return render_template(
+        "billing/invoice.html", invoice=found, actions=actions, events=shown, awaiting=awaiting, back=_list_args()
+    )
 
 
 @bp.route("/invoices/<number>/tasks/<element_id>", methods=["GET", "POST"])

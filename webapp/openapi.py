@@ -56,6 +56,18 @@ PATHS = {
             [
                 _param("q", "query", {"type": "string"}, "Invoice number, patient name or patient id"),
                 _param("status", "query", {"enum": [str(s) for s in InvoiceStatus]}, "Invoice status"),
+                _param(
+                    "approval",
+                    "query",
+                    {"enum": ["requested", "approved", "rejected", "terminated", "none"]},
+                    "Approval status (approved includes cancelled after approval; none: never requested)",
+                ),
+                _param(
+                    "sort",
+                    "query",
+                    {"enum": ["-date", "date", "number", "-amount", "amount"]},
+                    "Order (default -date: newest first)",
+                ),
                 *PAGE_PARAMS,
             ],
         )

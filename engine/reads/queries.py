@@ -14,7 +14,7 @@ from engine.accounts.permissions import Permission, require
 from engine.accounts.users import Actor
 from engine.errors import Invalid, NotFound
 from engine.models import AuditEvent, CancellationRequest, Invoice, UserTask
-from engine.vocabulary import RequestStatus, Screen, UserTaskState
+from engine.vocabulary import InvoiceStatus, RequestStatus, Screen, UserTaskState
 
 # Financial Approval's Approval Status filter; Approved also lists requests whose invoice was then cancelled.
 APPROVAL_STATUSES = (RequestStatus.REQUESTED, RequestStatus.APPROVED, RequestStatus.REJECTED, RequestStatus.COMPLETED)
@@ -53,12 +53,82 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+@dataclass(frozen=True)
+class InvoiceFilters:
+    """The invoice list's search, filters and order, as the URL carries them (so they survive a round trip)."""
+
+    q: str = ""
+    status: str | None = None  # open | cancelled
+    approval: str | None = None  # requested | approved | rejected | terminated | none
+    sort: str = "-date"
+
+    SORTS = {
+        "-date": "Date, newest first",
+        "date": "Date, oldest first",
+        "number": "Invoice No.",
+        "-amount": "Amount, largest first",
+        "amount": "Amount, smallest first",
+    }
+    APPROVALS = {
+        "requested": "Requested",
+        "approved": "Approved",
+        "rejected": "Rejected",
+        "terminated": "Terminated",
+        "none": "None (never requested)",
+    }
+
+    @classmethod
+    def parse(cls, args) -> InvoiceFilters:
+        """From request arguments; Invalid names a wrong one and what it may be."""
+        status, approval = args.get("status") or None, args.get("approval") or None
+        sort = args.get("sort") or "-date"
+        errors = {}
+        if status is not None and status not in set(InvoiceStatus):
+            errors["status"] = "Invoice status must be open or cancelled."
+        if approval is not None and approval not in cls.APPROVALS:
+            errors["approval"] = f"Approval Status must be one of: {', '.join(cls.APPROVALS.values())}."
+        if sort not in cls.SORTS:
+            errors["sort"] = f"Sort by one of: {', '.join(cls.SORTS.values())}."
+        if errors:
+            raise Invalid(errors)
+        return cls((args.get("q") or "").strip(), status, approval, sort)
+
+    def args(self) -> dict:
+        """Only what differs from the defaults, for links."""
+        found = {"q": self.q, "status": self.status, "approval": self.approval}
+        found = {k: v for k, v in found.items() if v}
+        return found | ({"sort": self.sort} if self.sort != "-date" else {})
+
+
+_APPROVAL_MATCH = {
+    "requested": (RequestStatus.REQUESTED,),
+    "approved": (RequestStatus.APPROVED, RequestStatus.COMPLETED),
+    "rejected": (RequestStatus.REJECTED,),
+    "terminated": (RequestStatus.TERMINATED,),
+}
+_ORDER = {
+    "-date": (Invoice.invoice_date.desc(), Invoice.number.desc()),
+    "date": (Invoice.invoice_date.asc(), Invoice.number.asc()),
+    "number": (Invoice.number.asc(),),
+    "-amount": (Invoice.amount.desc(), Invoice.number.asc()),
+    "amount": (Invoice.amount.asc(), Invoice.number.asc()),
+}
+
+
 def list_invoices(
-    session: Session, actor: Actor, q: str = "", status: str | None = None, page: int = 1, per_page: int = 20
+    session: Session,
+    actor: Actor,
+    q: str = "",
+    status: str | None = None,
+    page: int = 1,
+    per_page: int = 20,
+    filters: InvoiceFilters | None = None,
 ) -> Page:
-    """The clinic's invoices, newest first; `q` matches invoice number, patient name or patient id."""
+    """The clinic's invoices, newest first unless `filters` orders them otherwise; `q` matches invoice number,
+    patient name or patient id; `filters` adds the invoice and approval status."""
+    filters = filters or InvoiceFilters(q or "", status)
     query = select(Invoice).where(Invoice.clinic_id == actor.clinic_id)
-    term = (q or "").strip()
+    term = filters.q.strip()
     if term:
         like = f"%{_escape_like(term.lower())}%"
         query = query.where(
@@ -68,9 +138,13 @@ def list_invoices(
                 func.lower(Invoice.patient_id).like(like, escape="\\"),
             )
         )
-    if status:
-        query = query.where(Invoice.status == status)
-    query = query.order_by(Invoice.invoice_date.desc(), Invoice.number.desc())
+    if filters.status:
+        query = query.where(Invoice.status == filters.status)
+    if filters.approval == "none":
+        query = query.where(Invoice.approval_status.is_(None))
+    elif filters.approval:
+        query = query.where(Invoice.approval_status.in_(_APPROVAL_MATCH[filters.approval]))
+    query = query.order_by(*_ORDER[filters.sort])
     return paginate(session, query, page, per_page)
 
 
