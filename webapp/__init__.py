@@ -26,6 +26,7 @@ from . import (
     billing,
     errors,
     health,
+    home,
     invoice_imports,
     plumbing,
     processes,
@@ -91,7 +92,8 @@ def create_app(config: dict | None = None, runtime: WorkflowRuntime | None = Non
     plumbing.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
-    blueprints = (auth.bp, billing.bp, approvals.bp, admin.bp, processes.bp, api.bp, health.bp)
+    home.init_app(app)
+    blueprints = (auth.bp, home.bp, billing.bp, approvals.bp, admin.bp, processes.bp, api.bp, health.bp)
     pages = (administration.bp, administration.account_bp, invoice_imports.bp, webhook_pages.bp)
     for blueprint in (*blueprints, *pages):
         app.register_blueprint(blueprint)

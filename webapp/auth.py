@@ -94,7 +94,7 @@ def login():
         if found.must_change_password:
             flash("Choose your own password now: the one you were given works only once.", "info")
             return redirect(url_for("account.my_account"))
-        if found.clinic_id is None and not request.args.get("next"):
+        if not request.args.get("next"):
             return redirect(_landing(found))
         return redirect(_safe_next(request.args.get("next")))
     return render_template("auth/login.html", form=form)
@@ -114,7 +114,7 @@ def logout():
 def _landing(actor: Actor) -> str:
     """Where a person starts: installation-wide roles have no invoices."""
     if actor.clinic_id is not None:
-        return url_for("billing.invoices")
+        return url_for("home.home") if may(actor, Permission.WORK_ON_INVOICES) else url_for("billing.invoices")
     if may(actor, Permission.MANAGE_CLINICS):
         return url_for("administration.clinics_page")
     return url_for("processes.index")

@@ -1,0 +1,55 @@
+"""Issue 13 (first part): Home shows each person what waits for them; the Financial Approval link carries the count."""
+
+from __future__ import annotations
+
+import re
+
+
+def _waiting(html: str) -> dict[str, int]:
+    return {
+        label.strip(): int(n)
+        for label, n in re.findall(r'<a href="[^"]*">([^<]+?) <span class="count">\((\d+)\)', html)
+    }
+
+
+def _nav_count(html: str) -> int:
+    found = re.search(r'<span class="nav-count" id="approvals-waiting"[^>]*>(\d+)', html)
+    return int(found.group(1)) if found else 0
+
+
+def test_each_role_sees_what_waits_for_it(web, demo):
+    numbers = demo.invoice_numbers("NS")
+    for number in numbers[:3]:
+        demo.request("billing", number, remarks="Billed twice")
+    demo.decide("approver", numbers[0])  # approved: now waits for Cancel Invoice
+
+    approver = web("approver")
+    home = approver.get("/home").text
+    assert _waiting(home)["Requests waiting for your decision"] == 2 and _nav_count(home) == 2
+    assert _nav_count(approver.get("/billing/invoices").text) == 2  # on every page
+
+    admin = web("admin")
+    assert _waiting(admin.get("/home").text) == {
+        "Requests waiting for your decision": 2,
+        "Incidents": 0,
+        "Requests no one may decide": 0,
+    }
+
+    billing = web("billing")
+    page = billing.get("/home").text
+    assert _waiting(page) == {"Approved — ready to Cancel Invoice": 1}
+    assert 'href="/billing/invoices?approval=approved&amp;status=open"' in page
+    mine = re.findall(r'<tr data-number="([^"]+)">.*?</tr>', page, re.S)
+    assert sorted(mine) == sorted(numbers[:3])
+    row = re.search(rf'<tr data-number="{numbers[1]}">.*?</tr>', page, re.S).group(0)
+    assert "Requested" in row and "Review request (Approver, Clinic administrator)" in row
+    assert _nav_count(page) == 0 and "Financial Approval" not in page  # billing staff do not decide
+
+    demo.cancel("billing", numbers[0])
+    assert _waiting(billing.get("/home").text) == {}  # nothing ready any more
+    assert _waiting(approver.get("/home").text)["Requests waiting for your decision"] == 2
+
+
+def test_staff_land_on_home_and_others_where_they_work(web, demo):
+    assert web("billing").client.get("/").headers["Location"].endswith("/home")
+    assert web("analyst").client.get("/").headers["Location"].endswith("/admin/processes/")

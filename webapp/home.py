@@ -1,0 +1,34 @@
+"""Home: what waits for each person (engine.reads.home), and the Financial Approval link's count on every page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, render_template
+from flask_login import current_user
+
+from engine.accounts.permissions import Permission, may
+from engine.reads import home as home_reads
+
+from .auth import permission_required
+from .plumbing import actor, uow
+
+bp = Blueprint("home", __name__)
+
+
+@bp.get("/home")
+@permission_required(Permission.WORK_ON_INVOICES)
+def home():
+    with uow(read_only=True) as session:
+        found = home_reads.home(session, actor())
+    return render_template("home.html", home=found)
+
+
+def init_app(app: Flask) -> None:
+    @app.context_processor
+    def nav_counts():
+        def approvals_waiting() -> int:
+            if not current_user.is_authenticated or not may(current_user.actor, Permission.DECIDE):
+                return 0
+            with uow(read_only=True) as session:
+                return home_reads.decidable_count(session, current_user.actor)
+
+        return {"approvals_waiting": approvals_waiting}
