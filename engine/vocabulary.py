@@ -35,6 +35,7 @@ class RequestStatus(StrEnum):
     REJECTED = "rejected"
     COMPLETED = "completed"  # approved, and the invoice was then cancelled
     TERMINATED = "terminated"
+    WITHDRAWN = "withdrawn"  # the requester withdrew it before the decision
 
     @property
     def label(self) -> str:
@@ -72,6 +73,7 @@ class EventType(StrEnum):
     REJECTED = "rejected"
     CANCELLED = "cancelled"
     TERMINATED = "terminated"
+    WITHDRAWN = "withdrawn"
     UNDO_REQUESTED = "undo_requested"
     UNDO_APPROVED = "undo_approved"
     UNDO_REJECTED = "undo_rejected"
@@ -151,6 +153,7 @@ class AuditAction(StrEnum):
     CLINIC_CHOSEN = "clinic_chosen"
     UNDO_REQUESTED = "undo_requested"
     UNDO_DECIDED = "undo_decided"
+    REQUEST_WITHDRAWN = "request_withdrawn"
     WEBHOOK_SET = "webhook_set"
     WEBHOOK_SECRET_ROTATED = "webhook_secret_rotated"  # noqa: S105 - the name of an audit action
     WEBHOOK_REMOVED = "webhook_removed"

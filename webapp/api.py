@@ -307,6 +307,19 @@ def request_form():
     return jsonify(task=form.title, fields=[field_json(f) for f in form.fields])
 
 
+@bp.post("/cancellation-requests/<id:request_id>/withdraw")
+def withdraw_request(request_id: int):
+    data = body()
+
+    def action(session, actor):
+        outcome = approval.withdraw(session, actor, request_id, data)
+        session.flush()
+        request = approval.get_request(session, actor, request_id)
+        return _saved(representations.request_json(session, request, outcome.instance), outcome, 200)
+
+    return idempotent(action)
+
+
 @bp.get("/cancellation-requests/<id:request_id>")
 def get_request(request_id: int):
     with uow(read_only=True) as session:

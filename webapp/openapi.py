@@ -59,7 +59,7 @@ PATHS = {
                 _param(
                     "approval",
                     "query",
-                    {"enum": ["requested", "approved", "rejected", "terminated", "none"]},
+                    {"enum": ["requested", "approved", "rejected", "terminated", "withdrawn", "none"]},
                     "Approval status (approved includes cancelled after approval; none: never requested)",
                 ),
                 _param(
@@ -122,6 +122,18 @@ PATHS = {
                 **_errors(400, 401, 403, 404, 409, 422),
             },
             [NUMBER, IDEMPOTENCY],
+            body="FormBody",
+        )
+    },
+    "/api/cancellation-requests/{request_id}/withdraw": {
+        "post": _op(
+            "Withdraw Request: the requester withdraws a request that waits for a decision (remarks required)",
+            {
+                "200": _json(ref("CancellationRequest"), "Withdrawn"),
+                **_incident("CancellationRequest"),
+                **_errors(400, 401, 403, 404, 409, 422),
+            },
+            [REQUEST_ID, IDEMPOTENCY],
             body="FormBody",
         )
     },

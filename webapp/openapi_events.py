@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from engine.vocabulary import EventType
+
 from .openapi_parts import ID, IDEMPOTENCY, errors, json_body, op, param
 from .openapi_schemas import ref
 
@@ -18,22 +20,7 @@ EVENT_SCHEMAS = {
             "specversion": {"const": "1.0"},
             "id": {"type": "string", "description": "Unique; the same on every delivery attempt (webhook-id)"},
             "source": {"type": "string", "description": "/clinics/{id}"},
-            "type": {
-                "enum": [
-                    f"clinic.invoice.cancellation.{t}"
-                    for t in (
-                        "requested",
-                        "approved",
-                        "rejected",
-                        "cancelled",
-                        "terminated",
-                        "undo_requested",
-                        "undo_approved",
-                        "undo_rejected",
-                        "undone",
-                    )  # fmt: skip
-                ]
-            },
+            "type": {"enum": [t.cloudevent_type for t in EventType]},
             "subject": {"type": "string", "description": "The invoice number"},
             "time": {"type": "string", "format": "date-time"},
             "datacontenttype": {"const": "application/json"},

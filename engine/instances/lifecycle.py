@@ -8,8 +8,10 @@ transitions here too.
 
 from __future__ import annotations
 
+from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
@@ -19,6 +21,7 @@ from sqlalchemy.orm import Session
 from engine.errors import Conflict
 from engine.models import Invoice, ProcessInstance, ProcessVersion, UserTask
 from engine.vocabulary import AuditAction, InstanceStatus
+from engine.workflow.catch_events import CatchEvent
 from engine.workflow.forms import FormDef
 from engine.workflow.parsing import LoadedProcess
 from engine.workflow.runtime import runtime_of
@@ -115,6 +118,21 @@ def complete_step(
     done = record_done(ctx, task, values, row)
     went_through = _advance(ctx, workflow)
     _save(ctx, workflow, ready, done)
+    return went_through
+
+
+def send_event(
+    ctx: ActionContext, workflow: BpmnWorkflow, event: CatchEvent, form: FormDef, values: dict, ready: list[UserTask]
+) -> bool:
+    """A person sends a diagram's event with a form to the step it is attached to (e.g. Withdraw Request): the
+    interrupting boundary event takes the flow; its values land in the task data under the event's result
+    variable. Like complete_step, a failing step after it is an incident (False)."""
+    payload = {"payload": dict(values), "result_var": event.result_var}
+    workflow.send_event(BpmnEvent(MessageEventDefinition(event.name), payload=payload))
+    shown = [[f.label, f.option_name(values.get(f.id))] for f in form.fields]
+    ctx.audit(AuditAction.TASK_COMPLETED, task=form.title, element_id=event.element_id, values=shown)
+    went_through = _advance(ctx, workflow)
+    _save(ctx, workflow, ready)
     return went_through
 
 

@@ -86,6 +86,17 @@ def refuse_if_blocked(ctx: ActionContext, blocked: bool, message: str | None = N
         raise ctx.refusal
 
 
+def withdraw_request(ctx: ActionContext, remarks: str) -> None:
+    """The requester withdraws the open request (a Withdraw Request event of the diagram): Withdrawn."""
+    request = ctx.request()
+    if request is None or request.status != RequestStatus.REQUESTED:
+        raise ValueError("withdraw_request: this instance has no open request to withdraw")
+    request.status = RequestStatus.WITHDRAWN
+    ctx.invoice.approval_status = RequestStatus.WITHDRAWN
+    ctx.audit(AuditAction.REQUEST_WITHDRAWN, remarks=remarks)
+    _emit(ctx, EventType.WITHDRAWN, request, remarks)
+
+
 UNDO_REASON = "Undo the cancellation"
 
 
@@ -149,6 +160,7 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType(
         "record_decision": record_decision,
         "cancel_invoice": cancel_invoice,
         "refuse_if_blocked": refuse_if_blocked,
+        "withdraw_request": withdraw_request,
         "request_undo": request_undo,
         "reopen_invoice": reopen_invoice,
     }

@@ -106,6 +106,8 @@ def instance_detail(session: Session, actor: Actor, instance_id: int) -> Instanc
         if not getattr(spec, "bpmn_id", None):
             continue
         state = _state_word(task.state)
+        if state == Marking.READY and type(spec).__name__ == "BoundaryEvent":
+            continue  # waiting to be caught (e.g. Withdraw Request): the step it is attached to is what waits
         if state in by_state:
             by_state[state].add(spec.bpmn_id)
         row = rows.get(str(task.id))

@@ -162,7 +162,24 @@ def _actions(actor, loaded: LoadedProcess, start, invoice, instance, ready) -> l
         elif invoice.blocked and invoice.status == InvoiceStatus.OPEN:  # stored (cancellation_blockers.dmn)
             reason = f"Not possible now. {invoice.blocked_message or 'The cancellation blockers say no.'}"
         actions.append(Action(spec.name, spec.bpmn_name or spec.name, not reason, reason))
-    return actions
+    return actions + _event_actions(actor, loaded, instance, ready)
+
+
+def _event_actions(actor, loaded: LoadedProcess, instance, ready) -> list[Action]:
+    """The diagram's events with a form that the instance's waiting steps may receive (e.g. Withdraw Request),
+    offered to the person who made the request; removing the event from a step removes the item."""
+    if instance is None or instance.status != InstanceStatus.RUNNING:
+        return []
+    waiting = {r.element_id for r in ready}
+    found = []
+    for attached, events in loaded.catch_events.items():
+        if attached not in waiting:
+            continue
+        for event in events:
+            mine = actor.user_id == instance.started_by_id
+            reason = "" if mine else f"Only the person who made the request may use {event.name}."
+            found.append(Action(event.element_id, event.name, mine, reason))
+    return found
 
 
 def task_form(session: Session, actor: Actor, invoice: Invoice, element_id: str) -> FormDef:

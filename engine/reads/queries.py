@@ -74,6 +74,7 @@ class InvoiceFilters:
         "approved": "Approved",
         "rejected": "Rejected",
         "terminated": "Terminated",
+        "withdrawn": "Withdrawn",
         "none": "None (never requested)",
     }
 
@@ -105,6 +106,7 @@ _APPROVAL_MATCH = {
     "approved": (RequestStatus.APPROVED, RequestStatus.COMPLETED),
     "rejected": (RequestStatus.REJECTED,),
     "terminated": (RequestStatus.TERMINATED,),
+    "withdrawn": (RequestStatus.WITHDRAWN,),
 }
 _ORDER = {
     "-date": (Invoice.invoice_date.desc(), Invoice.number.desc()),

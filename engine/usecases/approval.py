@@ -198,3 +198,27 @@ def decision_form(session: Session, actor: Actor, request_id: int) -> tuple[Form
         raise Conflict(f"This request waits for no decision: it is {request.status.capitalize()}.")
     version = session.get(ProcessInstance, step.instance_id).version
     return runtime_of(session).spec_of(version).form(step.element_id), step
+
+
+WITHDRAW = "Withdraw Request"
+
+
+def withdraw(session: Session, actor: Actor, request_id: int, submitted: dict) -> Outcome:
+    """The requester withdraws the request while it waits for a decision: the diagram's Withdraw Request event of
+    the waiting step (refused with the reason when the step has none, or the actor is not the requester)."""
+    request = get_request(session, actor, request_id)
+    invoice = lifecycle.lock_invoice(session, Invoice.id == request.invoice_id)
+    session.refresh(request)
+    if request.status != RequestStatus.REQUESTED:
+        raise Conflict(f"This request is {RequestStatus(request.status).label}: only a request waiting for a "
+                       "decision can be withdrawn.")  # fmt: skip
+    instance = session.get(ProcessInstance, request.instance_id)
+    loaded = runtime_of(session).spec_of(instance.version)
+    row = current_step(session, request)
+    events = [e for e in loaded.catch_events.get(row.element_id if row else "", []) if e.name == WITHDRAW]
+    if not events:
+        raise Conflict("The process offers no Withdraw Request at the step this request waits for.")
+    values = with_aliases(loaded.form(events[0].element_id), submitted)
+    ctx = lifecycle.context_for(session, actor.user_id, invoice, instance)
+    ctx.known_request = request
+    return continue_task(ctx, actor, StepInput(events[0].element_id, values))

@@ -21,6 +21,7 @@ from engine.instances.deciders import SEPARATED_SCREENS
 from engine.models import Invoice, ProcessInstance, User, UserTask
 from engine.reads.offers import active_instance, clinic_process, clinic_processes, not_found, process_for, waiting_words
 from engine.vocabulary import InstanceStatus, InvoiceStatus, Screen, UserTaskState
+from engine.workflow.catch_events import CatchEvent
 from engine.workflow.forms import validate
 from engine.workflow.parsing import LoadedProcess, screen_of
 from engine.workflow.runtime import ready_user_tasks, runtime_of
@@ -134,6 +135,9 @@ def continue_task(ctx: ActionContext, actor: Actor, step: StepInput) -> Outcome:
     """Complete a ready task of the context's instance; the caller has locked the invoice."""
     session, instance = ctx.session, ctx.instance
     loaded = ctx.runtime.spec_of(instance.version)
+    event = loaded.catch_event(step.element_id)
+    if event is not None:
+        return send_event(ctx, actor, loaded, event, step.submitted)
     check_role(actor, _user_task(loaded, step.element_id))
     rows = list(session.scalars(select(UserTask).where(UserTask.instance_id == instance.id)))
     ready = [r for r in rows if r.state == UserTaskState.READY]
@@ -150,6 +154,33 @@ def continue_task(ctx: ActionContext, actor: Actor, step: StepInput) -> Outcome:
     values = validate(form, step.submitted, task.data)
     went_through = lifecycle.complete_step(ctx, workflow, task, form, values, row, ready)
     _judge_if_reopened(ctx)
+    return Outcome(SAVED if went_through else INCIDENT, ctx.invoice, instance, not went_through)
+
+
+def send_event(ctx: ActionContext, actor: Actor, loaded: LoadedProcess, event: CatchEvent, submitted: dict) -> Outcome:
+    """Send a diagram's event with a form (e.g. Withdraw Request) to the step it interrupts: only while that step
+    waits, only by the person it is offered to (the requester), with the form's values validated."""
+    instance = ctx.instance
+    ready = list(
+        ctx.session.scalars(
+            select(UserTask).where(UserTask.instance_id == instance.id, UserTask.state == UserTaskState.READY)
+        )
+    )
+    if instance.status == InstanceStatus.INCIDENT:
+        raise Conflict("This cancellation is stopped by an incident: the administrator must resolve it first.")
+    if event.attached_to not in {r.element_id for r in ready}:
+        step = loaded.task_spec(event.attached_to)
+        raise Conflict(
+            f"{event.name} is possible only while the request waits for {step.bpmn_name or step.name}; it now "
+            f"waits for {waiting_words(ready)}."
+        )
+    if actor.user_id != instance.started_by_id:
+        who = ctx.session.get(User, instance.started_by_id)
+        raise Forbidden(f"{event.name} is for the person who made the request, {who.full_name}: ask them.")
+    form = loaded.form(event.element_id)
+    values = validate(form, submitted, {})
+    workflow = lifecycle.load(ctx)
+    went_through = lifecycle.send_event(ctx, workflow, event, form, values, ready)
     return Outcome(SAVED if went_through else INCIDENT, ctx.invoice, instance, not went_through)
 
 

@@ -6,8 +6,6 @@ Parsing and validation only: storing versions and recording deployments is useca
 from __future__ import annotations
 
 import ast
-import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,8 +21,10 @@ from engine.errors import ProcessDefinitionError, ProcessesInvalid
 from engine.vocabulary import Screen
 
 from . import blockers, checks
+from .catch_events import CatchEvent, ProductParser, catch_events
 from .checks import BPMN
 from .forms import SUPPORTED_CONSTRAINTS, SUPPORTED_TYPES, FormDef, describe_form
+from .identity import canonical_text, content_hash  # noqa: F401 - also imported from here
 from .scripting import HELPERS, ScriptRefused, compile_expression, compile_script
 
 PROCESSES_DIR = Path(__file__).resolve().parents[2] / "processes"
@@ -52,7 +52,12 @@ class LoadedProcess:
     first_task_name: str = field(default="", repr=False)  # the user task a new instance waits on first
     # The first business rule task calling cancellation_blockers ("" when the process checks no blockers).
     blockers_task_name: str = field(default="", repr=False)
+    # step id -> the events with a form a person may send to it while it waits (e.g. Withdraw Request)
+    catch_events: dict[str, list[CatchEvent]] = field(default_factory=dict, repr=False)
     _forms: dict[str, FormDef] = field(default_factory=dict, repr=False)
+
+    def catch_event(self, element_id: str) -> CatchEvent | None:
+        return next((e for events in self.catch_events.values() for e in events if e.element_id == element_id), None)
 
     def task_spec(self, element_id: str):
         return self.spec.task_specs[element_id]
@@ -183,7 +188,7 @@ def parse_sources(sources: list[Source], operations: set[str]) -> dict[str, Load
 
 def _parse_bpmn(source: Source, root, dmns, operations: set[str]) -> list[LoadedProcess]:
     tree = root.getroottree()
-    parser = CamundaParser(validator=validator())
+    parser = ProductParser(validator=validator())
     for dmn_source, dmn_root, _decisions in dmns:
         parser.add_dmn_xml(dmn_root, filename=dmn_source.name)
     try:
@@ -213,10 +218,13 @@ def _parse_bpmn(source: Source, root, dmns, operations: set[str]) -> list[Loaded
             first_task = first_user_task_name(spec)
         except ValueError as exc:
             raise ProcessDefinitionError(source.label, _line_of(tree, process_id), process_id, str(exc)) from None
+        events = _check_events(tree, source.label, process, spec)
         files = {source.name: source.text} | {s.name: s.text for s in used}
         digest = content_hash(files)
         name = spec.description or process_id
-        loaded.append(LoadedProcess(process_id, name, files, digest, spec, subprocess_specs, first_task, blockers_task))
+        loaded.append(
+            LoadedProcess(process_id, name, files, digest, spec, subprocess_specs, first_task, blockers_task, events)
+        )
     return loaded
 
 
@@ -286,6 +294,23 @@ def _check_user_task(task_spec) -> None:
     form = getattr(task_spec, "form", None)
     if form is None:
         raise ValueError("the user task has no form: add camunda:formData with its fields")
+    _check_form(form)
+
+
+def _check_events(tree, label: str, process, spec) -> dict:
+    """The message boundary events with a form (catch_events), their forms checked like a user task's."""
+    try:
+        found = catch_events(process, spec)
+        for events in found.values():
+            for event in events:
+                _check_form(spec.task_specs[event.element_id].form)
+    except ValueError as exc:
+        bad = next((n.get("id") for n in process.xpath(".//bpmn:boundaryEvent", namespaces=checks.NS)), None)
+        raise ProcessDefinitionError(label, _line_of(tree, bad), bad, str(exc)) from None
+    return found
+
+
+def _check_form(form) -> None:
     for form_field in form.fields:
         if form_field.type not in SUPPORTED_TYPES:
             raise ValueError(f"form field '{form_field.id}' has type '{form_field.type}'; use one of {SUPPORTED_TYPES}")
@@ -308,33 +333,6 @@ def _check_calls(script: str, operations: set[str]) -> None:
     for node in ast.walk(ast.parse(script or "")):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id not in known:
             raise ValueError(f"the script calls '{node.func.id}', which is not an operation of the engine")
-
-
-_MODELLER_ATTRIBUTES = ("exporter", "exporterVersion")
-
-
-def canonical_text(text: str) -> str:
-    """What a version's identity is made of: the XML without what modellers rewrite on save (whitespace between
-    elements, the `exporter`/`exporterVersion` attributes). Text inside elements (scripts, conditions,
-    expressions, where indentation matters) is kept exactly. Unparseable text is its own identity."""
-    try:
-        root = etree.fromstring(text.encode())  # noqa: S320 - analysts' files, no entities resolved
-    except etree.XMLSyntaxError:
-        return text
-    for name in _MODELLER_ATTRIBUTES:
-        root.attrib.pop(name, None)
-    for element in root.iter():
-        if len(element) and element.text is not None and not element.text.strip():
-            element.text = None
-        if element.tail is not None and not element.tail.strip():
-            element.tail = None
-    return etree.tostring(root, method="c14n").decode()
-
-
-def content_hash(files: dict[str, str]) -> str:
-    """The identity of a version's files: the same diagram saved again by a modeller hashes the same."""
-    canonical = sorted((name, canonical_text(text)) for name, text in files.items())
-    return hashlib.sha256(json.dumps(canonical).encode()).hexdigest()
 
 
 def _is_gateway(task_spec) -> bool:

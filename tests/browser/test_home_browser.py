@@ -36,3 +36,25 @@ def test_home_counts_my_requests_and_a_filter_that_survives_a_round_trip(page: P
     expect(page.get_by_label("Approval Status")).to_have_value("approved")
     expect(page.get_by_label("Status", exact=True)).to_have_value("open")
     expect(page.get_by_role("table", name="Invoices").get_by_role("row")).to_have_count(2)
+
+
+def test_the_requester_withdraws_from_more_action_and_the_count_drops(page: Page, demo):
+    numbers = demo.invoice_numbers("NS")[:2]
+    for number in numbers:
+        demo.request("billing", number)
+
+    log_in(page, "billing")
+    page.goto(f"/billing/invoices/{numbers[0]}")
+    page.get_by_role("button", name="More Action").click()
+    page.get_by_role("menuitem", name="Withdraw Request").click()
+    expect(page.get_by_role("heading", level=1, name="Withdraw Request")).to_be_visible()
+    page.get_by_label("Remarks").fill("The patient paid after all.")
+    page.get_by_role("button", name="SAVE").click()
+    row = invoice_row(page, numbers[0])
+    expect(row).to_contain_text("Withdrawn")
+    log_out(page)
+
+    log_in(page, "approver")
+    expect(page.locator("#approvals-waiting")).to_have_text(re.compile(r"^1"))  # only the other request waits
+    main_nav(page, "Financial Approval")
+    expect(page.get_by_role("link", name=numbers[0], exact=True)).to_have_count(0)
