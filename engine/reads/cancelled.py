@@ -14,7 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
 
 from engine.accounts.users import Actor
@@ -24,7 +24,7 @@ from engine.vocabulary import InvoiceStatus, RequestStatus
 from engine.workflow.runtime import runtime_of
 
 from .offers import REQUEST_STEP
-from .queries import Page, _escape_like, day_bounds_utc, parse_day
+from .queries import Page, day_bounds_utc, invoice_matches, parse_day
 
 PER_PAGE = 20
 
@@ -82,14 +82,7 @@ def _query(actor: Actor, filters: CancelledFilters) -> Select:
         .where(Invoice.clinic_id == actor.clinic_id, Invoice.status == InvoiceStatus.CANCELLED)
     )
     if filters.q:
-        like = f"%{_escape_like(filters.q.lower())}%"
-        query = query.where(
-            or_(
-                func.lower(Invoice.number).like(like, escape="\\"),
-                func.lower(Invoice.patient_name).like(like, escape="\\"),
-                func.lower(Invoice.patient_id).like(like, escape="\\"),
-            )
-        )
+        query = query.where(invoice_matches(filters.q))
     if filters.day_from:
         query = query.where(Invoice.cancelled_at >= day_bounds_utc(filters.day_from, actor.timezone)[0])
     if filters.day_to:

@@ -53,6 +53,16 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def invoice_matches(term: str):
+    """The search of the invoice lists: the term anywhere in the invoice number, patient name or patient id."""
+    like = f"%{_escape_like(term.strip().lower())}%"
+    return or_(
+        func.lower(Invoice.number).like(like, escape="\\"),
+        func.lower(Invoice.patient_name).like(like, escape="\\"),
+        func.lower(Invoice.patient_id).like(like, escape="\\"),
+    )
+
+
 @dataclass(frozen=True)
 class InvoiceFilters:
     """The invoice list's search, filters and order, as the URL carries them (so they survive a round trip)."""
@@ -130,16 +140,8 @@ def list_invoices(
     patient name or patient id; `filters` adds the invoice and approval status."""
     filters = filters or InvoiceFilters(q or "", status)
     query = select(Invoice).where(Invoice.clinic_id == actor.clinic_id)
-    term = filters.q.strip()
-    if term:
-        like = f"%{_escape_like(term.lower())}%"
-        query = query.where(
-            or_(
-                func.lower(Invoice.number).like(like, escape="\\"),
-                func.lower(Invoice.patient_name).like(like, escape="\\"),
-                func.lower(Invoice.patient_id).like(like, escape="\\"),
-            )
-        )
+    if filters.q.strip():
+        query = query.where(invoice_matches(filters.q))
     if filters.status:
         query = query.where(Invoice.status == filters.status)
     if filters.approval == "none":
