@@ -142,9 +142,11 @@ class RowMaker:
         }
         iid = self._next("process_instances")
         base = {"clinic_id": inv.clinic_id, "invoice_id": inv.id}
-        tasks, ready_since = [], None
+        tasks, ready_since, done_by = [], None, set()
         for t in tpl.tasks:
             done = t["step_completed"]
+            if done is not None:
+                done_by.add(actor[done])
             tasks.append(
                 base
                 | {k: t[k] for k in ("task_id", "element_id", "name", "lane", "roles", "screen", "state")}
@@ -155,10 +157,15 @@ class RowMaker:
                     "completed_at": times[done] if done is not None else None,
                     "completed_by_id": actor[done] if done is not None else None,
                     "form_data": t["form_data"].render(values) if t["form_data"] else None,
+                    "done_by": "",
                 }
             )
             if t["state"] == "ready" and ready_since is None:
                 ready_since = times[t["step_created"]]
+        people = "".join(f",{i}" for i in sorted(done_by)) + "," if done_by else ""
+        for task in tasks:
+            if task["state"] == "ready":
+                task["done_by"] = people  # who did the steps before (the templates' ready step is the last one)
         i = tpl.instance
         instance = base | {
             "id": iid,

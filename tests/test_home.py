@@ -53,3 +53,47 @@ def test_each_role_sees_what_waits_for_it(web, demo):
 def test_staff_land_on_home_and_others_where_they_work(web, demo):
     assert web("billing").client.get("/").headers["Location"].endswith("/home")
     assert web("analyst").client.get("/").headers["Location"].endswith("/admin/processes/")
+
+
+def test_an_upgraded_database_counts_waiting_requests_as_the_engine_does(database_url, app, demo, session_factory):
+    """Migration 0021 fills user_tasks.done_by for the steps waiting at the upgrade: who requested and who already
+    approved may not decide them, exactly as for steps that became ready after it."""
+    from alembic import command
+    from sqlalchemy import select, update
+
+    from engine.db import unit_of_work
+    from engine.models import User, UserTask
+    from engine.reads.home import decidable_count
+    from engine.schema import alembic_config
+
+    numbers = demo.invoice_numbers("NS")
+    demo.set_amount(numbers[0], "2500.00")  # needs a second approval by a clinic administrator
+    demo.request("billing", numbers[0])
+    demo.request("supervisor", numbers[1])
+    demo.decide("supervisor", numbers[0])  # now waits on Second approval
+
+    def seen():
+        with unit_of_work(session_factory, read_only=True) as s:
+            rows = [
+                (element_id, sorted(int(i) for i in done_by.split(",") if i))
+                for element_id, done_by in s.execute(
+                    select(UserTask.element_id, UserTask.done_by).where(UserTask.state == "ready").order_by(UserTask.id)
+                )
+            ]
+            users = {u.username: u.id for u in s.scalars(select(User))}
+            counts = {who: decidable_count(s, demo.actor(who)) for who in ("supervisor", "approver", "admin")}
+            return rows, users, counts
+
+    rows, users, counts = seen()
+    assert [people for _element, people in rows] == [
+        [users["supervisor"]],
+        sorted([users["billing"], users["supervisor"]]),
+    ]
+    assert counts == {"supervisor": 0, "approver": 1, "admin": 2}
+    with unit_of_work(session_factory) as s:  # as a database of 0020 has them: nobody recorded
+        s.execute(update(UserTask).values(done_by=""))
+    app.extensions["db_engine"].dispose()
+    cfg = alembic_config(database_url)
+    command.downgrade(cfg, "0020")
+    command.upgrade(cfg, "head")
+    assert seen() == (rows, users, counts)

@@ -19,7 +19,9 @@ bp = Blueprint("home", __name__)
 def home():
     with uow(read_only=True) as session:
         found = home_reads.home(session, actor())
-    return render_template("home.html", home=found)
+    decide = [w.count for w in found.waiting if w.endpoint == "approvals.queue"]
+    # The nav's count is Home's own (not counted again); explicit values win over the context processor's.
+    return render_template("home.html", home=found, approvals_waiting=lambda: decide[0] if decide else 0)
 
 
 def init_app(app: Flask) -> None:

@@ -45,6 +45,7 @@ def sync_ready_rows(
         query = select(UserTask).where(UserTask.instance_id == ctx.instance.id, UserTask.state == UserTaskState.READY)
         rows = list(ctx.session.scalars(query))
     rows = [r for r in rows if r is not done]
+    done_by = _people_done(rows, done)
     for row in rows:
         if row.task_id not in ready_ids:
             row.state = UserTaskState.CANCELLED
@@ -54,8 +55,19 @@ def sync_ready_rows(
         if task_id not in known:
             waiting.append(_row_for(ctx, task))
             ctx.session.add(waiting[-1])
+    for row in waiting:
+        if row.done_by != done_by:
+            row.done_by = done_by
     _set_waiting(ctx.instance, waiting)
     set_flag(ctx.session, ctx.instance, waiting)
+
+
+def _people_done(rows: list[UserTask], done: UserTask | None) -> str:
+    """Everyone who did a step of the instance so far: carried by its waiting rows, plus who just completed one."""
+    people = {int(i) for r in rows + ([done] if done is not None else []) for i in (r.done_by or "").split(",") if i}
+    if done is not None and done.completed_by_id is not None:
+        people.add(done.completed_by_id)
+    return "".join(f",{i}" for i in sorted(people)) + "," if people else ""
 
 
 def _set_waiting(instance: ProcessInstance, ready_rows: list[UserTask]) -> None:

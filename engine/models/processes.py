@@ -123,7 +123,11 @@ class UserTask(Base):
     __table_args__ = (
         CheckConstraint(f"state IN ({sql_in(UserTaskState)})", name="ck_user_tasks_state"),
         CheckConstraint(f"screen IN ({sql_in(Screen)})", name="ck_user_tasks_screen"),
-        Index("ix_user_tasks_clinic_state", "clinic_id", "state", "screen"),
+        # Covering: Home's counts, the nav badge and the queue read everything they test from the index.
+        Index(
+            "ix_user_tasks_waiting",
+            *("clinic_id", "state", "screen", "roles", "done_by", "element_id", "name", "instance_id"),
+        ),
         Index("ix_user_tasks_completed_by", "completed_by_id", "instance_id"),
         UniqueConstraint("instance_id", "task_id"),
     )
@@ -137,6 +141,9 @@ class UserTask(Base):
     name: Mapped[str] = mapped_column(String(200))
     lane: Mapped[str | None] = mapped_column(String(200))
     roles: Mapped[str] = mapped_column(String(200), default="")  # comma separated role ids
+    # Who did a step of the instance before this one became ready, as ",5,12," (the requester included): they
+    # may not decide it (nobody decides their own request, nobody decides twice). Carried from step to step.
+    done_by: Mapped[str] = mapped_column(String(1000), default="", server_default="")
     screen: Mapped[str] = mapped_column(String(40), default=Screen.INVOICE)
     state: Mapped[str] = mapped_column(String(20), default=UserTaskState.READY)  # ready | completed | cancelled
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -169,6 +176,7 @@ class CancellationRequest(Base):
         CheckConstraint(f"status IN ({sql_in(RequestStatus)})", name="ck_cancellation_requests_status"),
         CheckConstraint(f"kind IN ({sql_in(RequestKind)})", name="ck_cancellation_requests_kind"),
         Index("ix_requests_clinic_status_time", "clinic_id", "status", "requested_at"),
+        Index("ix_requests_requester", "clinic_id", "requested_by_id", "requested_at", "id"),  # Home's My requests
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -12,17 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, literal, or_, select
+from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from engine.accounts.permissions import Permission, may
-from engine.accounts.roles import role_names
+from engine.accounts.roles import Role, role_names
 from engine.accounts.users import Actor
-from engine.models import CancellationRequest, NoOneMayDecide, ProcessInstance, UserTask
+from engine.models import CancellationRequest, Invoice, NoOneMayDecide, ProcessInstance, UserTask
 from engine.vocabulary import InstanceStatus, RequestKind, RequestStatus, Screen, UserTaskState
 
 from .offers import CANCEL_STEP
-from .queries import _decidable_by
+from .queries import decidable_steps, for_my_roles
 
 MY_REQUESTS = 10
 
@@ -53,88 +53,94 @@ class Home:
 
 
 def decidable_count(session: Session, actor: Actor) -> int:
-    """Requests waiting on a Financial Approval step the actor may decide now (the nav link's count)."""
+    """How many requests wait on a step the actor may decide now (the Financial Approval link's count)."""
     if not may(actor, Permission.DECIDE):
         return 0
-    query = select(CancellationRequest.id).where(
-        CancellationRequest.clinic_id == actor.clinic_id, CancellationRequest.status == RequestStatus.REQUESTED
-    )
-    return session.scalar(select(func.count()).select_from(_decidable_by(query, actor).subquery())) or 0
+    return session.scalar(decidable_steps(actor)) or 0
 
 
-def _invoice_steps(session: Session, actor: Actor) -> list[Waiting]:
-    roles = literal(",") + UserTask.roles + literal(",")
-    rows = session.execute(
-        select(UserTask.element_id, UserTask.name, func.count())
+def _waiting(session: Session, actor: Actor) -> list[Waiting]:
+    """Every count of Home in one statement: (what, element, name, count) rows, each part an indexed count."""
+    none = literal("")
+    parts = []
+    if may(actor, Permission.DECIDE):
+        parts.append(decidable_steps(actor).add_columns(literal("decide"), none, none))
+    parts.append(
+        select(func.count(), literal("step"), UserTask.element_id, UserTask.name)
         .where(
             UserTask.clinic_id == actor.clinic_id,
             UserTask.state == UserTaskState.READY,
             UserTask.screen == Screen.INVOICE,
-            or_(*(roles.like(f"%,{role},%") for role in sorted(actor.roles))),
+            for_my_roles(actor, UserTask),
         )
         .group_by(UserTask.element_id, UserTask.name)
-        .order_by(UserTask.name)
-    ).all()
-    found = []
-    for element_id, name, count in rows:
-        if element_id == CANCEL_STEP:
-            found.append(
-                Waiting(
-                    f"Approved — ready to {name}", count, "billing.invoices", {"approval": "approved", "status": "open"}
-                )
+    )
+    if may(actor, Permission.MONITOR_INSTANCES):
+        parts.append(
+            select(func.count(), literal("incidents"), none, none).where(
+                ProcessInstance.clinic_id == actor.clinic_id, ProcessInstance.status == InstanceStatus.INCIDENT
             )
+        )
+        parts.append(
+            select(func.count(), literal("stuck"), none, none).where(NoOneMayDecide.clinic_id == actor.clinic_id)
+        )
+    rows = session.execute(union_all(*parts)).all()
+    counts = {what: count for count, what, _element, _name in rows if what != "step"}
+    found = []
+    if "decide" in counts:
+        found.append(Waiting("Requests waiting for your decision", counts["decide"], "approvals.queue"))
+    for count, _what, element_id, name in sorted((r for r in rows if r[1] == "step"), key=lambda r: r[3]):
+        if element_id == CANCEL_STEP:
+            args = {"approval": "approved", "status": "open"}
+            found.append(Waiting(f"Approved — ready to {name}", count, "billing.invoices", args))
         else:
             found.append(Waiting(f"Waiting for {name}", count, "billing.invoices", {}))
+    if "incidents" in counts:
+        found.append(Waiting("Incidents", counts["incidents"], "admin.instances", {"status": "incident"}))
+        found.append(
+            Waiting("Requests no one may decide", counts["stuck"], "admin.instances", {"no_one_may_decide": "1"})
+        )
     return found
 
 
 def _my_requests(session: Session, actor: Actor) -> list[MyRequest]:
+    """The actor's latest requests (the requester index, newest first) with their invoice and waiting step."""
     rows = session.execute(
         select(
-            CancellationRequest,
+            CancellationRequest.kind,
+            CancellationRequest.status,
+            CancellationRequest.requested_at,
+            CancellationRequest.decided_at,
+            Invoice.number,
             ProcessInstance.waiting_task,
             ProcessInstance.waiting_roles,
             ProcessInstance.waiting_since,
             ProcessInstance.status,
-        )  # fmt: skip
+        )
+        .join(Invoice, Invoice.id == CancellationRequest.invoice_id)
         .join(ProcessInstance, ProcessInstance.id == CancellationRequest.instance_id)
         .where(CancellationRequest.clinic_id == actor.clinic_id, CancellationRequest.requested_by_id == actor.user_id)
         .order_by(CancellationRequest.requested_at.desc(), CancellationRequest.id.desc())
         .limit(MY_REQUESTS)
     ).all()
     found = []
-    for request, task, roles, since, status in rows:
+    for kind, request_status, requested_at, decided_at, number, task, roles, since, status in rows:
         waiting = ""
         if status == InstanceStatus.RUNNING and task:
             waiting = f"{task} ({role_names(roles or '')})"
-        label = RequestStatus(request.status).label
         found.append(
             MyRequest(
-                request.invoice.number,
-                "Undo Cancel" if request.kind == RequestKind.UNDO else "Cancellation",
-                label,
+                number,
+                "Undo Cancel" if kind == RequestKind.UNDO else "Cancellation",
+                RequestStatus(request_status).label,
                 waiting,
-                since if waiting else (request.decided_at or request.requested_at),
+                since if waiting else (decided_at or requested_at),
             )
         )
     return found
 
 
 def home(session: Session, actor: Actor) -> Home:
-    waiting = []
-    if may(actor, Permission.DECIDE):
-        waiting.append(Waiting("Requests waiting for your decision", decidable_count(session, actor),
-                               "approvals.queue"))  # fmt: skip
-    waiting += _invoice_steps(session, actor)
-    if may(actor, Permission.MONITOR_INSTANCES):
-        incidents = session.scalar(
-            select(func.count(ProcessInstance.id)).where(
-                ProcessInstance.clinic_id == actor.clinic_id, ProcessInstance.status == InstanceStatus.INCIDENT
-            )
-        )
-        stuck = session.scalar(
-            select(func.count(NoOneMayDecide.instance_id)).where(NoOneMayDecide.clinic_id == actor.clinic_id)
-        )
-        waiting.append(Waiting("Incidents", incidents or 0, "admin.instances", {"status": "incident"}))
-        waiting.append(Waiting("Requests no one may decide", stuck or 0, "admin.instances", {"no_one_may_decide": "1"}))
-    return Home(waiting, _my_requests(session, actor))
+    """Two statements: every count, then the person's own requests (billing staff only)."""
+    mine = _my_requests(session, actor) if Role.BILLING_STAFF in actor.roles else []
+    return Home(_waiting(session, actor), mine)

@@ -1,11 +1,12 @@
 """Issue 13 in a real browser: the approver's Home and the navigation's count, billing's My requests, and the
-invoice list's status filter surviving a round trip to an invoice."""
+invoice list's status filter surviving a round trip to an invoice; Withdraw Request on the page and by the API."""
 
 from __future__ import annotations
 
 import re
 
 from browsing import invoice_row, log_in, log_out, main_nav
+from helpers import latest_request_id
 from playwright.sync_api import Page, expect
 
 
@@ -38,8 +39,8 @@ def test_home_counts_my_requests_and_a_filter_that_survives_a_round_trip(page: P
     expect(page.get_by_role("table", name="Invoices").get_by_role("row")).to_have_count(2)
 
 
-def test_the_requester_withdraws_from_more_action_and_the_count_drops(page: Page, demo):
-    numbers = demo.invoice_numbers("NS")[:2]
+def test_the_requester_withdraws_on_the_page_and_by_the_api_and_the_counts_drop(page: Page, demo, api, session_factory):
+    numbers = demo.invoice_numbers("NS")[:3]
     for number in numbers:
         demo.request("billing", number)
 
@@ -55,6 +56,17 @@ def test_the_requester_withdraws_from_more_action_and_the_count_drops(page: Page
     log_out(page)
 
     log_in(page, "approver")
-    expect(page.locator("#approvals-waiting")).to_have_text(re.compile(r"^1"))  # only the other request waits
+    expect(page.locator("#approvals-waiting")).to_have_text(re.compile(r"^2"))  # only the other requests wait
     main_nav(page, "Financial Approval")
     expect(page.get_by_role("link", name=numbers[0], exact=True)).to_have_count(0)
+
+    # The billing system withdraws the third request through the API: the approver's pages follow.
+    request_id = latest_request_id(session_factory, numbers[2])
+    done = api("billing").post(f"/api/cancellation-requests/{request_id}/withdraw", {"remarks": "Paid at the desk"})
+    assert done.status_code == 200 and done.json["status"] == "withdrawn"
+    page.reload()
+    expect(page.locator("#approvals-waiting")).to_have_text(re.compile(r"^1"))
+    expect(page.get_by_role("link", name=numbers[2], exact=True)).to_have_count(0)
+    expect(page.get_by_role("link", name=numbers[1], exact=True)).to_be_visible()
+    main_nav(page, "Home")
+    expect(page.get_by_role("link", name=re.compile(r"^Requests waiting for your decision \(1\)$"))).to_be_visible()
