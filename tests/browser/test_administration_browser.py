@@ -119,7 +119,7 @@ def test_an_import_shows_its_progress_and_a_paid_invoice_cannot_be_requested(pag
     page.get_by_role("button", name="Import").click()
     expect(
         page.get_by_role("heading", name="Imported: 4500 rows: 4500 created, 0 updated, 0 unchanged, 0 refused.")
-    ).to_be_visible()
+    ).to_be_visible(timeout=60_000)  # the import's own time (seconds on a slow machine), not the page's
     progress = page.locator("#import-progress")
     expect(progress).to_be_visible()
     assert progress.evaluate("p => [p.value, p.max]") == [4500, 4500]
