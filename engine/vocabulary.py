@@ -65,6 +65,16 @@ class DeliveryStatus(StrEnum):
     SKIPPED = "skipped"
 
 
+class TimerStatus(StrEnum):
+    """A timer of an instance (a timer event of its diagram): waiting for its due time, fired (once), cancelled
+    (its step ended first) or failed (its firing failed every retry: an incident that Retry runs again)."""
+
+    WAITING = "waiting"
+    FIRED = "fired"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
 class EventType(StrEnum):
     """The changes of a cancellation that go out as CloudEvents (type clinic.invoice.cancellation.<name>)."""
 
@@ -74,6 +84,7 @@ class EventType(StrEnum):
     CANCELLED = "cancelled"
     TERMINATED = "terminated"
     WITHDRAWN = "withdrawn"
+    ESCALATED = "escalated"
     UNDO_REQUESTED = "undo_requested"
     UNDO_APPROVED = "undo_approved"
     UNDO_REJECTED = "undo_rejected"
@@ -159,6 +170,16 @@ class AuditAction(StrEnum):
     WEBHOOK_REMOVED = "webhook_removed"
     WEBHOOK_REDELIVERED = "webhook_redelivered"
     WEBHOOK_SKIPPED = "webhook_skipped"
+    TIMER_FIRED = "timer_fired"
+    TIMER_FIRED_NOW = "timer_fired_now"  # a clinic administrator's Fire now
+    TIMER_DUE_CHANGED = "timer_due_changed"
+    TIMER_FAILED = "timer_failed"
+    DECIDERS_REMINDED = "deciders_reminded"
+    ESCALATED = "escalated"
+
+
+# Clinic settings the diagrams may read with clinic_setting(name), and the value a new clinic starts with.
+CLINIC_SETTING_DEFAULTS = {"reminder_after": "P1D", "escalate_after": "P3D"}
 
 
 def sql_in(values) -> str:

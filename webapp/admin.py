@@ -15,10 +15,10 @@ from engine.accounts.permissions import Permission
 from engine.errors import Invalid
 from engine.reads import monitoring, queries
 from engine.reads.instance_detail import instance_detail
-from engine.usecases import instance_admin
+from engine.usecases import instance_admin, timers
 
 from .auth import permission_required
-from .plumbing import actor, csv_download, small_int, uow
+from .plumbing import actor, csv_download, localtime, small_int, uow
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -104,7 +104,9 @@ def instance(instance_id: int):
     return _instance_page(instance_id)
 
 
-def _instance_page(instance_id: int, reason_errors: dict | None = None, status: int = 200):
+def _instance_page(
+    instance_id: int, reason_errors: dict | None = None, status: int = 200, timer_errors: dict | None = None
+):
     with uow(read_only=True) as session:
         detail = instance_detail(session, actor(), instance_id)
     diagram = {
@@ -115,7 +117,13 @@ def _instance_page(instance_id: int, reason_errors: dict | None = None, status: 
         "cancelled": detail.cancelled,
         "flows": detail.flows_taken,
     }
-    return render_template("admin/instance.html", d=detail, diagram=diagram, reason_errors=reason_errors or {}), status
+    return render_template(
+        "admin/instance.html",
+        d=detail,
+        diagram=diagram,
+        reason_errors=reason_errors or {},
+        timer_errors=timer_errors or {},
+    ), status
 
 
 @bp.post("/instances/<id:instance_id>/retry")
@@ -139,4 +147,27 @@ def terminate(instance_id: int):
     except Invalid as exc:
         return _instance_page(instance_id, exc.errors, 422)
     flash("The instance is terminated; the invoice stays Open and a new request may be made.", "success")
+    return redirect(url_for("admin.instance", instance_id=instance_id))
+
+
+@bp.post("/instances/<id:instance_id>/timers/<id:timer_id>/fire")
+@permission_required(Permission.RETRY)
+def fire_timer(instance_id: int, timer_id: int):
+    with uow() as session:
+        timer = timers.fire_now(session, actor(), instance_id, timer_id)
+        name = timer.name
+    flash(f"The timer {name} fired; the process went on from it.", "success")
+    return redirect(url_for("admin.instance", instance_id=instance_id))
+
+
+@bp.post("/instances/<id:instance_id>/timers/<id:timer_id>/due")
+@permission_required(Permission.RETRY)
+def timer_due(instance_id: int, timer_id: int):
+    try:
+        with uow() as session:
+            timer = timers.change_due(session, actor(), instance_id, timer_id, request.form.get("due"))
+            name, due = timer.name, timer.due_at
+    except Invalid as exc:
+        return _instance_page(instance_id, status=422, timer_errors=exc.errors)
+    flash(f"The timer {name} is now due {localtime(due)} ({actor().timezone}).", "success")
     return redirect(url_for("admin.instance", instance_id=instance_id))

@@ -129,6 +129,8 @@ def _settings_form() -> clinics.ClinicSettings:
         form.get("timezone", ""),
         form.get("locale", ""),
         form.get("currency", ""),
+        form.get("reminder_after"),
+        form.get("escalate_after"),
     )
 
 

@@ -33,6 +33,8 @@ def _settings_json(settings: clinics.ClinicSettings, clinic_id: int) -> dict:
         "timezone": settings.timezone,
         "locale": settings.locale,
         "currency": settings.currency,
+        "reminder_after": settings.reminder_after,
+        "escalate_after": settings.escalate_after,
     }
 
 
@@ -50,6 +52,8 @@ def _wanted(data: dict, name: str = "") -> clinics.ClinicSettings:
         _text(data, "timezone"),
         _text(data, "locale"),
         _text(data, "currency"),
+        _text(data, "reminder_after") if "reminder_after" in data else None,
+        _text(data, "escalate_after") if "escalate_after" in data else None,
     )
 
 

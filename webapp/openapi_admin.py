@@ -8,6 +8,7 @@ CLINIC = param("clinic", "query", ID, "Installation administrators: the clinic w
 USER_ID = param("user_id", "path", ID, "The user id")
 ROLE = {"enum": ["billing_staff", "approver", "admin"]}
 DATE_TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
+DURATION = {"type": "string", "description": "ISO 8601 duration, e.g. P1D", "example": "P1D"}
 SHOWN_ONCE = "Shown once: a replay with the same Idempotency-Key answers null (secrets are never stored)"
 
 ADMIN_SCHEMAS = {
@@ -21,6 +22,8 @@ ADMIN_SCHEMAS = {
             "timezone": {"type": "string"},
             "locale": {"type": "string"},
             "currency": {"type": "string"},
+            "reminder_after": DURATION,
+            "escalate_after": DURATION,
         },
     },
     "ClinicSettingsChange": {
@@ -31,6 +34,8 @@ ADMIN_SCHEMAS = {
             "timezone": {"type": "string", "description": "IANA, e.g. Europe/Zurich"},
             "locale": {"type": "string", "description": "e.g. de_CH"},
             "currency": {"type": "string", "description": "ISO 4217; fixed once the clinic has invoices"},
+            "reminder_after": DURATION | {"description": "ISO 8601, default P1D; left out: unchanged"},
+            "escalate_after": DURATION | {"description": "ISO 8601, default P3D, longer than reminder_after"},
         },
     },
     "NewClinic": {

@@ -95,6 +95,14 @@ def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return value.astimezone(zone).strftime(fmt)
 
 
+def isotime(value: str | None) -> str:
+    """A time stored as text in an audit event's details, shown like localtime (as given if it is no time)."""
+    try:
+        return localtime(datetime.fromisoformat(value)) if value else ""
+    except (TypeError, ValueError):
+        return str(value)
+
+
 def money(value, currency: str = "") -> str:
     text = f"{value:,.2f}"
     return f"{currency} {text}".strip()
@@ -103,6 +111,7 @@ def money(value, currency: str = "") -> str:
 def init_app(app: Flask) -> None:
     csrf.init_app(app)
     app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.filters["isotime"] = isotime
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["role_name"] = lambda role: ROLES.get(role, role)
     app.jinja_env.filters["approval_label"] = lambda s: APPROVAL_LABELS.get(s or "", "")

@@ -1,4 +1,4 @@
-"""The background worker: `python -m engine.cli worker` delivers webhooks (timers and mail will join it).
+"""The background worker: `python -m engine.cli worker` fires timers and delivers webhooks (mail will join).
 
 Jobs are rows of the app's own tables. On PostgreSQL any number of workers run on any number of hosts: each
 claims a batch of due deliveries with SELECT … FOR UPDATE SKIP LOCKED and keeps the rows locked while it POSTs
@@ -185,8 +185,19 @@ def deliver_due(factory: sessionmaker[Session], clock: Clock = utcnow, send: Sen
     return made
 
 
-def run(factory: sessionmaker[Session], instance_path: str, stop: StopSignal, poll: float = 1.0) -> None:
-    """The worker's loop until `stop` is set: deliver what is due, then wait `poll` seconds."""
+Job = Callable[[sessionmaker[Session]], int]
+
+
+def run(
+    factory: sessionmaker[Session],
+    instance_path: str,
+    stop: StopSignal,
+    poll: float = 1.0,
+    jobs: tuple[Job, ...] | None = None,
+) -> None:
+    """The worker's loop until `stop` is set: do each job's due work (default: deliver webhooks), then wait `poll`
+    seconds. The command line adds the timers (engine.usecases.timers.fire_due), which sit above this package."""
+    jobs = jobs or (deliver_due,)
     postgres = factory.kw["bind"].dialect.name == "postgresql"
     lock_file = None
     if not postgres:
@@ -208,10 +219,11 @@ def run(factory: sessionmaker[Session], instance_path: str, stop: StopSignal, po
     _log.info("worker started (%s)", "PostgreSQL: SKIP LOCKED" if postgres else "SQLite: one worker")
     try:
         while not stop.is_set():
-            try:
-                deliver_due(factory)
-            except Exception:  # noqa: BLE001 - a database hiccup must not end the worker; it tries again
-                _log.exception("worker: a batch failed; trying again in %s s", poll)
+            for job in jobs:
+                try:
+                    job(factory)
+                except Exception:  # noqa: BLE001 - a database hiccup must not end the worker; it tries again
+                    _log.exception("worker: %s failed; trying again in %s s", job.__name__, poll)
             stop.wait(poll)
     finally:
         if lock_file is not None:

@@ -9,6 +9,7 @@ transitions here too.
 from __future__ import annotations
 
 from SpiffWorkflow.bpmn import BpmnEvent
+from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
@@ -19,8 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.errors import Conflict
-from engine.models import Invoice, ProcessInstance, ProcessVersion, UserTask
-from engine.vocabulary import AuditAction, InstanceStatus
+from engine.models import Invoice, ProcessInstance, ProcessVersion, Timer, UserTask
+from engine.vocabulary import AuditAction, InstanceStatus, TimerStatus
 from engine.workflow.catch_events import CatchEvent
 from engine.workflow.forms import FormDef
 from engine.workflow.parsing import LoadedProcess
@@ -29,6 +30,7 @@ from engine.workflow.runtime import runtime_of
 from .context import ActionContext, invoice_facts
 from .operations import terminate_request
 from .task_rows import record_done, sync_ready_rows
+from .timers import sync_timers, waiting_timer_tasks
 
 # ---- the lock ------------------------------------------------------------------------------------------------
 
@@ -136,10 +138,57 @@ def send_event(
     return went_through
 
 
+def fire_timer(ctx: ActionContext, timer: Timer) -> bool:
+    """A due timer fires, at the worker's word (or a clinic administrator's Fire now): the workflow goes on from
+    its timer event (a reminder beside the waiting step, an escalation instead of it). The timer is marked fired
+    in the same transaction: it fires once. A timer whose event no longer waits is cancelled instead (False).
+    Like complete_step, a failing step after it is an incident."""
+    workflow = load(ctx)
+    task = next((t for t in waiting_timer_tasks(workflow) if str(t.id) == timer.task_id), None)
+    if task is None:
+        timer.status = TimerStatus.CANCELLED
+        return False
+    timer.status, timer.fired_at = TimerStatus.FIRED, ctx.now
+    timer.attempts += 1
+    timer.last_error = None
+    ctx.audit(AuditAction.TIMER_FIRED, timer=timer.name, element_id=timer.element_id, due=timer.due_at)
+    task._set_internal_data(event_fired=True)
+    workflow.refresh_timers()
+    went_through = _advance(ctx, workflow) and _advance(ctx, workflow)  # the second pass ends an interrupted step
+    _save(ctx, workflow)
+    return went_through
+
+
+def move_timer(ctx: ActionContext, timer: Timer, due) -> None:
+    """A clinic administrator's Change due time: the row and the workflow's timer event agree on the new time."""
+    workflow = load(ctx)
+    task = next((t for t in waiting_timer_tasks(workflow) if str(t.id) == timer.task_id), None)
+    if task is None:
+        raise Conflict(f"The timer '{timer.name}' no longer waits: its step has ended.")
+    ctx.audit(AuditAction.TIMER_DUE_CHANGED, timer=timer.name, element_id=timer.element_id, before=timer.due_at,
+              after=due)  # fmt: skip
+    task._set_internal_data(event_value=due.isoformat())
+    timer.due_at = timer.next_attempt_at = due
+    _save(ctx, workflow)
+
+
 def retry(ctx: ActionContext) -> bool:
     """Run the failed element again. True when it went through; False keeps the incident with the new error."""
-    workflow = load(ctx)
     previous = ctx.instance.incident_element
+    failed = list(
+        ctx.session.scalars(
+            select(Timer).where(Timer.instance_id == ctx.instance.id, Timer.status == TimerStatus.FAILED)
+        )
+    )
+    if failed:  # the incident is a timer that could not fire: fire it now (raises again: nothing is kept)
+        _set_status(ctx, InstanceStatus.RUNNING)
+        went_through = True
+        for timer in failed:
+            timer.status, timer.next_attempt_at = TimerStatus.WAITING, ctx.now
+            went_through = fire_timer(ctx, timer) and went_through
+        ctx.audit(AuditAction.INSTANCE_RETRIED, element=previous)
+        return went_through
+    workflow = load(ctx)
     try:
         for task in workflow.get_tasks(state=TaskState.ERROR):
             task.set_data(**invoice_facts(ctx.invoice))
@@ -180,12 +229,25 @@ def move(ctx: ActionContext, new: ProcessVersion, detail: str) -> None:
     target = ctx.runtime.spec_of(new)
     diff, _ = diff_workflow(ctx.runtime.serializer.registry, workflow, target.spec, target.subprocess_specs)
     migrate_workflow(diff, workflow, target.spec, reset_mask=TaskState.READY | TaskState.WAITING | TaskState.ERROR)
+    _rearm_boundary_events(workflow)
     if ctx.instance.status == InstanceStatus.RUNNING:
         workflow.do_engine_steps()
     ctx.instance.process_version_id = new.id
     ctx.instance.version = new
     _save(ctx, workflow)
     ctx.audit(AuditAction.INSTANCE_MIGRATED, from_version=old.version, to_version=new.version, detail=detail)
+
+
+def _rearm_boundary_events(workflow: BpmnWorkflow) -> None:
+    """A waiting step whose new version attaches other boundary events (e.g. timers) gets them: its finished
+    boundary split runs again (migrate_workflow keeps the old split's children). The step is ready again under a
+    new task; its row keeps when it started waiting (task_rows), and so its timers count from then."""
+    for task in list(workflow.get_tasks(state=TaskState.READY | TaskState.WAITING)):
+        split = task.parent
+        if split is None or split.id not in workflow.tasks or not isinstance(split.task_spec, BoundaryEventSplit):
+            continue
+        if {c.task_spec for c in split.children} != set(split.task_spec.outputs):
+            split.reset_branch(None)
 
 
 # ---- the parts every transition shares -----------------------------------------------------------------------
@@ -229,6 +291,7 @@ def _save(
     ctx: ActionContext, workflow: BpmnWorkflow, ready: list[UserTask] | None = None, done: UserTask | None = None
 ) -> None:
     """Every transition ends here: the stored state, the time, and the task rows."""
+    waiting = sync_ready_rows(ctx, workflow, ready, done)
+    sync_timers(ctx, workflow, waiting)  # before the dump: it gives the workflow's timers their due times
     ctx.instance.state_json = ctx.runtime.dump_workflow(workflow)
     ctx.instance.updated_at = ctx.now
-    sync_ready_rows(ctx, workflow, ready, done)

@@ -13,7 +13,8 @@ from types import MappingProxyType
 from engine.errors import Blocked
 from engine.events.outbox import emit
 from engine.models import CancellationRequest
-from engine.vocabulary import AuditAction, EventType, InvoiceStatus, RequestKind, RequestStatus
+from engine.vocabulary import CLINIC_SETTING_DEFAULTS, AuditAction, EventType, InvoiceStatus, RequestKind, RequestStatus
+from engine.workflow.durations import in_words
 from engine.workflow.limits import DEFAULT_TIME_LIMIT
 from engine.workflow.runtime import Operation, WorkflowRuntime
 
@@ -137,6 +138,30 @@ def reopen_invoice(ctx: ActionContext, remarks: str | None = None) -> None:
     _emit(ctx, EventType.UNDONE, request, remarks)
 
 
+def clinic_setting(ctx: ActionContext, name: str) -> str:
+    """A clinic setting the diagram reads when a timer starts, e.g. clinic_setting('reminder_after') -> 'P1D'."""
+    if name not in CLINIC_SETTING_DEFAULTS:
+        known = ", ".join(CLINIC_SETTING_DEFAULTS)
+        raise ValueError(f"clinic_setting: no setting named {name!r}; the diagrams may read {known}")
+    return getattr(ctx.invoice.clinic, name)
+
+
+def remind_deciders(ctx: ActionContext, after: str | None = None) -> None:
+    """The request waited `after` without a decision (a Reminder timer): it shows Overdue while it waits."""
+    request = ctx.request()
+    if request is not None and request.status == RequestStatus.REQUESTED and request.overdue_since is None:
+        request.overdue_since = ctx.now
+    ctx.audit(AuditAction.DECIDERS_REMINDED, after=after, words=in_words(after))
+
+
+def escalate(ctx: ActionContext, after: str | None = None) -> None:
+    """Nobody decided within `after` (an Escalate timer): the history says so, an `escalated` event goes out."""
+    request = ctx.request()
+    words = f"Escalated after {in_words(after)}" if after else "Escalated"
+    ctx.audit(AuditAction.ESCALATED, after=after, words=words)
+    _emit(ctx, EventType.ESCALATED, request, words)
+
+
 def _emit(ctx: ActionContext, type_: EventType, request: CancellationRequest | None, remarks: str | None) -> None:
     emit(ctx.session, ctx.invoice, type_, ctx.actor_id, ctx.now, request, remarks)
 
@@ -163,6 +188,9 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType(
         "withdraw_request": withdraw_request,
         "request_undo": request_undo,
         "reopen_invoice": reopen_invoice,
+        "clinic_setting": clinic_setting,
+        "remind_deciders": remind_deciders,
+        "escalate": escalate,
     }
 )
 

@@ -34,10 +34,11 @@ def record_done(ctx: ActionContext, task, values: dict, row: UserTask | None) ->
 
 def sync_ready_rows(
     ctx: ActionContext, workflow: BpmnWorkflow, rows: list[UserTask] | None = None, done: UserTask | None = None
-) -> None:
-    """Rows for newly ready user tasks; rows whose task is no longer ready are cancelled.
+) -> list[UserTask]:
+    """Rows for newly ready user tasks; rows whose task is no longer ready are cancelled. Returns the ready rows.
 
     `rows`: the instance's ready rows as the caller read them before the action (saves a query), or None.
+    A step that is ready again under a new task (a move to another version) keeps when it started waiting.
     """
     ready_ids = {str(t.id): t for t in ready_user_tasks(workflow)}
     if rows is None:
@@ -46,20 +47,24 @@ def sync_ready_rows(
         rows = list(ctx.session.scalars(query))
     rows = [r for r in rows if r is not done]
     done_by = _people_done(rows, done)
+    ended = {}
     for row in rows:
         if row.task_id not in ready_ids:
             row.state = UserTaskState.CANCELLED
+            ended[row.element_id] = row.created_at
     known = {r.task_id for r in rows} | ({done.task_id} if done is not None else set())
     waiting = [r for r in rows if r.state == UserTaskState.READY]
     for task_id, task in ready_ids.items():
         if task_id not in known:
             waiting.append(_row_for(ctx, task))
+            waiting[-1].created_at = ended.get(task.task_spec.name, ctx.now)
             ctx.session.add(waiting[-1])
     for row in waiting:
         if row.done_by != done_by:
             row.done_by = done_by
     _set_waiting(ctx.instance, waiting)
     set_flag(ctx.session, ctx.instance, waiting)
+    return waiting
 
 
 def _people_done(rows: list[UserTask], done: UserTask | None) -> str:

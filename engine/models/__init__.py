@@ -12,6 +12,7 @@ from .processes import (
     NoOneMayDecide,
     ProcessInstance,
     ProcessVersion,
+    Timer,
     UserTask,
 )
 
@@ -27,6 +28,7 @@ __all__ = [
     "ProcessVersion",
     "ProcessInstance",
     "UserTask",
+    "Timer",
     "NoOneMayDecide",
     "CancellationRequest",
     "Deployment",

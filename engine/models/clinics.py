@@ -47,6 +47,9 @@ class Clinic(Base):
     webhook_secret: Mapped[str | None] = mapped_column(String(100))
     webhook_old_secret: Mapped[str | None] = mapped_column(String(100))
     webhook_old_secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # ISO 8601 durations the diagrams' timers read with clinic_setting('reminder_after') / ('escalate_after').
+    reminder_after: Mapped[str] = mapped_column(String(40), default="P1D", server_default="P1D")
+    escalate_after: Mapped[str] = mapped_column(String(40), default="P3D", server_default="P3D")
 
 
 class User(Base):

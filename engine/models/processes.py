@@ -24,6 +24,7 @@ from engine.vocabulary import (
     RequestKind,
     RequestStatus,
     Screen,
+    TimerStatus,
     UserTaskState,
     sql_in,
 )
@@ -109,6 +110,9 @@ class ProcessInstance(Base):
     incident_element: Mapped[str | None] = mapped_column(String(100))
     incident_message: Mapped[str | None] = mapped_column(Text)
     incident_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The earliest due time of its waiting timers (timers table), None without any: an action on an instance
+    # without timers reads no timer row.
+    next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revision: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": revision}
@@ -168,6 +172,36 @@ class NoOneMayDecide(Base):
     since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class Timer(Base):
+    """A timer event of an instance's diagram that waits (e.g. Reminder, Escalate on Review request): written in
+    the same transaction as the workflow state, fired by the worker when due (exactly once: the firing and its
+    `fired` status commit together)."""
+
+    __tablename__ = "timers"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({sql_in(TimerStatus)})", name="ck_timers_status"),
+        UniqueConstraint("instance_id", "task_id"),
+        Index("ix_timers_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"))
+    task_id: Mapped[str] = mapped_column(String(36))  # the SpiffWorkflow task uuid of the waiting timer event
+    element_id: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    interrupting: Mapped[bool] = mapped_column(default=False)
+    attached_to: Mapped[str | None] = mapped_column(String(200))  # the step's name, for a boundary timer
+    status: Mapped[str] = mapped_column(String(20), default=TimerStatus.WAITING)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)  # due_at, later after a failed firing
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class CancellationRequest(Base):
     """An invoice cancellation request of an approval clinic and the decision on it."""
 
@@ -193,6 +227,8 @@ class CancellationRequest(Base):
     decision_remarks: Mapped[str | None] = mapped_column(Text)
     # What the request is for: cancelling the invoice, or undoing its cancellation (Undo Cancel).
     kind: Mapped[str] = mapped_column(String(20), default=RequestKind.CANCEL, server_default="cancel")
+    # When the deciders were reminded (the diagram's Reminder timer): the request is Overdue while it waits.
+    overdue_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     invoice: Mapped[Invoice] = relationship(lazy="joined", innerjoin=True)
     requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id], lazy="joined", innerjoin=True)

@@ -18,7 +18,7 @@ from engine.accounts.roles import ROLES
 from engine.accounts.users import Actor
 from engine.errors import NotFound
 from engine.instances import deciders
-from engine.models import AuditEvent, Invoice, NoOneMayDecide, ProcessInstance, User, UserTask
+from engine.models import AuditEvent, Invoice, NoOneMayDecide, ProcessInstance, Timer, User, UserTask
 from engine.vocabulary import UserTaskState
 from engine.workflow.checks import NS
 from engine.workflow.runtime import runtime_of
@@ -74,6 +74,7 @@ class InstanceDetail:
     variables: dict[str, Any]
     events: list[AuditEvent]
     no_one: list[NoOne] = field(default_factory=list)
+    timers: list[Timer] = field(default_factory=list)  # every timer the instance had, oldest first
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,7 @@ def instance_detail(session: Session, actor: Actor, instance_id: int) -> Instanc
         variables=dict(workflow.last_task.data) if workflow.last_task else {},
         events=events,
         no_one=_no_one(session, instance, list(rows.values())),
+        timers=list(session.scalars(select(Timer).where(Timer.instance_id == instance.id).order_by(Timer.id))),
     )
 
 

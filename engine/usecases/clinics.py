@@ -4,6 +4,7 @@ administrator. The cancellation workflow setting decides which process the clini
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
 from zoneinfo import available_timezones
 
 from babel import Locale, UnknownLocaleError
@@ -18,7 +19,8 @@ from engine.accounts.users import Actor, find_user
 from engine.errors import Invalid, NotFound
 from engine.instances import deciders
 from engine.models import Clinic, Invoice, RoleGrant
-from engine.vocabulary import AuditAction
+from engine.vocabulary import CLINIC_SETTING_DEFAULTS, AuditAction
+from engine.workflow.durations import BadDuration, due_after
 
 from .blockers import refresh_stale
 from .people import NewPerson, add_person, audit, check_new_person, is_service_account
@@ -43,10 +45,43 @@ class ClinicSettings:
     timezone: str
     locale: str
     currency: str
+    # ISO 8601 durations the diagrams' timers read (clinic_setting('reminder_after')); None keeps what is set.
+    reminder_after: str | None = None
+    escalate_after: str | None = None
 
 
 def settings_of(clinic: Clinic) -> ClinicSettings:
-    return ClinicSettings(clinic.name, clinic.cancellation_mode, clinic.timezone, clinic.locale, clinic.currency)
+    return ClinicSettings(
+        clinic.name,
+        clinic.cancellation_mode,
+        clinic.timezone,
+        clinic.locale,
+        clinic.currency,
+        clinic.reminder_after,
+        clinic.escalate_after,
+    )
+
+
+def _durations(wanted: ClinicSettings, clinic: Clinic | None, errors: dict) -> tuple[str, str]:
+    found = {}
+    for name, label, default in (
+        ("reminder_after", "Reminder after", CLINIC_SETTING_DEFAULTS["reminder_after"]),
+        ("escalate_after", "Escalate after", CLINIC_SETTING_DEFAULTS["escalate_after"]),
+    ):
+        value = getattr(wanted, name)
+        if value is None:
+            value = getattr(clinic, name) if clinic is not None else default
+        value = value.strip()
+        try:
+            found[name] = (value.upper(), due_after(value, datetime(2026, 1, 1, tzinfo=UTC), label))
+        except BadDuration as exc:
+            errors[name] = f"{exc}."
+    if len(found) == 2 and found["escalate_after"][1] <= found["reminder_after"][1]:
+        errors["escalate_after"] = (
+            f"Escalate after ({found['escalate_after'][0]}) must be longer than Reminder after "
+            f"({found['reminder_after'][0]}): otherwise the reminder never comes."
+        )
+    return tuple(found.get(n, ("", None))[0] for n in ("reminder_after", "escalate_after"))
 
 
 def check_settings(session: Session, wanted: ClinicSettings, clinic: Clinic | None = None) -> ClinicSettings:
@@ -72,9 +107,10 @@ def check_settings(session: Session, wanted: ClinicSettings, clinic: Clinic | No
     currency = (wanted.currency or "").strip().upper()
     if currency not in list_currencies():
         errors["currency"] = f"Currency '{wanted.currency}' is not an ISO 4217 code: use one such as USD, EUR or CHF."
+    reminder_after, escalate_after = _durations(wanted, clinic, errors)
     if errors:
         raise Invalid(errors)
-    return ClinicSettings(name, wanted.cancellation_mode, timezone, locale, currency)
+    return ClinicSettings(name, wanted.cancellation_mode, timezone, locale, currency, reminder_after, escalate_after)
 
 
 def list_clinics(session: Session, actor: Actor) -> list[Clinic]:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from engine.accounts.permissions import Permission, require
 from engine.accounts.users import Actor
 from engine.errors import Conflict, Invalid
 from engine.instances import lifecycle
-from engine.models import ProcessInstance
+from engine.models import ProcessInstance, Timer
 from engine.reads.instance_detail import find_instance
-from engine.vocabulary import ACTIVE_INSTANCE_STATUSES, InstanceStatus
+from engine.vocabulary import ACTIVE_INSTANCE_STATUSES, InstanceStatus, TimerStatus
 
 REASON_MAX = 1000
 
@@ -50,4 +51,11 @@ def retry(session: Session, actor: Actor, instance_id: int) -> bool:
     ctx = _locked(session, actor, instance_id, Permission.RETRY)
     if ctx.instance.status != InstanceStatus.INCIDENT:
         raise Conflict("This instance has no incident to retry.")
-    return lifecycle.retry(ctx)
+    went_through = lifecycle.retry(ctx)
+    if went_through and ctx.instance.next_timer_at is not None:  # timers held back by the incident are due again
+        session.execute(
+            update(Timer)
+            .where(Timer.instance_id == ctx.instance.id, Timer.status == TimerStatus.WAITING)
+            .values(next_attempt_at=Timer.due_at)
+        )
+    return went_through

@@ -26,6 +26,7 @@ from .checks import BPMN
 from .forms import SUPPORTED_CONSTRAINTS, SUPPORTED_TYPES, FormDef, describe_form
 from .identity import canonical_text, content_hash  # noqa: F401 - also imported from here
 from .scripting import HELPERS, ScriptRefused, compile_expression, compile_script
+from .timer_checks import check_timer
 
 PROCESSES_DIR = Path(__file__).resolve().parents[2] / "processes"
 
@@ -269,6 +270,7 @@ def _check_process(tree, label: str, process_id: str, spec, operations: set[str]
 
 
 def _check_task(task_spec, operations: set[str]) -> None:
+    check_timer(task_spec)
     if getattr(task_spec, "manual", False):
         _check_user_task(task_spec)
     if isinstance(task_spec, ScriptTask):
