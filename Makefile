@@ -27,6 +27,7 @@ seed-demo: migrate
 # Webhooks may go to this machine only unless WEBHOOK_ALLOWED_HOSTS says otherwise.
 run: seed-demo
 	@echo "Serving on http://127.0.0.1:$(PORT)  (demo users: billing, approver, supervisor, admin, lakeside, analyst; password: demo)"
+	@echo "Mail: $${SMTP_URL:-written as .eml files to $(CURDIR)/instance/mail/ (set SMTP_URL to send it)}"
 	WEB_PORT=$(PORT) WEBHOOK_ALLOWED_HOSTS=$${WEBHOOK_ALLOWED_HOSTS-127.0.0.1,localhost} $(BIN)/honcho start -f Procfile
 
 validate: install

@@ -33,6 +33,7 @@ class Result:
     engine_rate: float | None = None
     http_rate: float | None = None
     server_version: str = ""
+    timer_rates: dict[int, tuple[float, int]] = field(default_factory=dict)  # workers -> (timers/s, fired)
 
 
 def _verdict(ok: bool) -> str:

@@ -21,6 +21,7 @@ from .import_csv import import_seconds
 from .lifecycle import Invoices, action_costs, cancelled_count, engine_rate
 from .plan import make_plan
 from .reads import measure_all
+from .timers import fire_rate
 from .web import gunicorn, http_rate
 from .webcost import http_costs
 
@@ -31,6 +32,9 @@ MEASURED_CLINIC, MEASURED_PREFIX = 1, "ns"
 WARMUP_LIFECYCLES = 2
 ROOT = Path(__file__).resolve().parent.parent
 WORKERS = 2  # gunicorn workers, as `make run` starts it; engine-only runs in as many processes
+
+
+TIMER_INSTANCES = 500  # per measure: 1,000 timers
 
 
 def _args() -> argparse.Namespace:
@@ -90,9 +94,27 @@ def bench_database(kind: str, url: str, plan, args) -> report.Result:
         _log(
             f"  HTTP: {result.http_rate:.2f} lifecycles/s ({result.http_rate / result.engine_rate:.2f} of engine only)"
         )
+        for workers in (1, 2) if kind == "postgresql" else (1,):  # SQLite runs one worker by design
+            _log(f"  timers: {TIMER_INSTANCES} instances' Reminder and Escalate due, {workers} worker(s) ...")
+            result.timer_rates[workers] = fire_rate(url, TIMER_INSTANCES, workers)
+            _log(f"  {result.timer_rates[workers][0]:.1f} timers/s ({result.timer_rates[workers][1]} fired once each)")
     finally:
         engine.dispose()
     return result
+
+
+def _timer_lines(results: dict) -> str:
+    lines = []
+    for kind, label in report.KINDS:
+        for workers, (rate, fired) in results[kind].timer_rates.items():
+            lines.append(f"- {label}, {workers} worker(s): {rate:.1f} timers/s ({fired:,} timers, each fired once)")
+    if not lines:
+        return ""
+    head = (
+        "\nTimers fired by the worker's function (Reminder and Escalate of instances waiting at Review request, "
+        "due at once; each firing loads, fires and saves its workflow):\n"
+    )
+    return head + "\n".join(lines) + "\n"
 
 
 def _commit() -> str:
@@ -160,6 +182,7 @@ def main() -> None:
         verdict = "met" if seconds < IMPORT_TARGET else "MISSED"
         table += f"\nCSV import of 100,000 invoices on SQLite, one transaction: {seconds:.1f} s "
         table += f"(target under {IMPORT_TARGET} s: {verdict})\n"
+    table += _timer_lines(results)
     table += _events_lines(args)
     path = report.write(table)
     _log("")

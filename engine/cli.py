@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     imports.add_argument("file", type=Path)
     imports.add_argument("--clinic", required=True, help="the clinic's name")
     imports.add_argument("--dry-run", action="store_true", help="check and report, write nothing")
-    work = sub.add_parser("worker", help="run background jobs (timers, webhook deliveries) until stopped")
+    work = sub.add_parser("worker", help="run background jobs (timers, mail, webhook deliveries) until stopped")
     work.add_argument("--poll", type=float, default=float(os.environ.get("WORKER_POLL_SECONDS") or 1.0))
     args = parser.parse_args(argv)
     runtime = build_runtime()
@@ -86,7 +86,9 @@ def _worker(factory, poll: float) -> int:
     import logging  # noqa: PLC0415 - the worker only
     import signal  # noqa: PLC0415
     import threading  # noqa: PLC0415
+    from functools import partial  # noqa: PLC0415
 
+    from .events.mail import send_digests, send_mail  # noqa: PLC0415
     from .events.worker import deliver_due, run  # noqa: PLC0415
     from .usecases.timers import fire_due  # noqa: PLC0415
 
@@ -94,7 +96,9 @@ def _worker(factory, poll: float) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    run(factory, INSTANCE, stop, poll, jobs=(fire_due, deliver_due))  # timers first: their events go out at once
+    mail = partial(send_mail, smtp_url=os.environ.get("SMTP_URL"), folder=Path(INSTANCE) / "mail")
+    # Timers first: what they cause goes out in the same round.
+    run(factory, INSTANCE, stop, poll, jobs=(fire_due, send_digests, mail, deliver_due))
     return 0
 
 

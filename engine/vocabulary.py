@@ -75,6 +75,48 @@ class TimerStatus(StrEnum):
     FAILED = "failed"
 
 
+class NotificationKind(StrEnum):
+    """What a person is told: a request waits on a step they may decide (also its reminder); their own request
+    was decided, terminated, escalated; an instance of their clinic stopped on an incident (administrators)."""
+
+    WAITING_FOR_YOU = "waiting_for_you"
+    MY_REQUEST = "my_request"
+    INCIDENT = "incident"
+
+    @property
+    def label(self) -> str:
+        return {
+            NotificationKind.WAITING_FOR_YOU: "A request waits for your decision",
+            NotificationKind.MY_REQUEST: "Your request was approved, rejected, terminated or escalated",
+            NotificationKind.INCIDENT: "An instance stopped on an incident (clinic administrators)",
+        }[self]
+
+
+class Delivery(StrEnum):
+    """How a person wants a kind of notification by mail (the bell always shows it)."""
+
+    IMMEDIATELY = "immediately"
+    DIGEST = "digest"  # one mail a day, at 08:00 clinic time
+    OFF = "off"
+
+    @property
+    def label(self) -> str:
+        return {Delivery.IMMEDIATELY: "Immediately", Delivery.DIGEST: "Daily digest", Delivery.OFF: "Off"}[self]
+
+
+DEFAULT_DELIVERY = {
+    NotificationKind.WAITING_FOR_YOU: Delivery.DIGEST,
+    NotificationKind.MY_REQUEST: Delivery.IMMEDIATELY,
+    NotificationKind.INCIDENT: Delivery.IMMEDIATELY,
+}
+
+
+class MailStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"  # gave up after a day of retries
+
+
 class EventType(StrEnum):
     """The changes of a cancellation that go out as CloudEvents (type clinic.invoice.cancellation.<name>)."""
 

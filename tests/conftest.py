@@ -320,3 +320,16 @@ def _wait_for(base: str, server: subprocess.Popen, errors: Path) -> None:
         except OSError:
             time.sleep(0.2)
     pytest.fail("gunicorn did not answer /healthz within 60 s")
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server on 127.0.0.1 (aiosmtpd): `.url` for SMTP_URL, `.messages` as received."""
+    from mailbox_server import SmtpServer  # noqa: PLC0415 - only the mail tests start one
+
+    server = SmtpServer()
+    server.controller.start()
+    try:
+        yield server
+    finally:
+        server.controller.stop()

@@ -18,7 +18,7 @@ def test_a_runtime_with_an_extra_operation_leaves_the_products_operations_alone(
     assert "ledger_post" not in build_runtime().operation_names
     assert set(OPERATIONS) == {
         "submit_request", "record_decision", "cancel_invoice", "refuse_if_blocked", "request_undo", "reopen_invoice",
-        "withdraw_request",
+        "withdraw_request", "clinic_setting", "remind_deciders", "escalate",
     }  # fmt: skip
     with pytest.raises(TypeError):
         OPERATIONS["ledger_post"] = print  # the product's set cannot be changed at run time

@@ -160,12 +160,23 @@ def test_the_migration_and_the_models_say_the_same():
         table.name: {(c.name, str(c.sqltext)) for c in table.constraints if isinstance(c, CheckConstraint)}
         for table in Base.metadata.sorted_tables
     }
-    later = {  # added by revisions 0014, 0015, 0017 and 0018
+    kinds, deliveries = "'waiting_for_you', 'my_request', 'incident'", "'immediately', 'digest', 'off'"
+    later = {  # added by revisions 0014, 0015, 0017, 0018, 0022 and 0023
         "api_tokens": {("ck_api_tokens_kind", "kind IN ('token', 'key')")},
         "cancellation_requests": {("ck_cancellation_requests_kind", "kind IN ('cancel', 'undo')")},
         "webhook_deliveries": {
             ("ck_webhook_deliveries_status", "status IN ('pending', 'delivered', 'failed', 'skipped')")
         },
+        "timers": {("ck_timers_status", "status IN ('waiting', 'fired', 'cancelled', 'failed')")},
+        "notifications": {
+            ("ck_notifications_kind", f"kind IN ({kinds})"),
+            ("ck_notifications_delivery", f"delivery IN ({deliveries})"),
+        },
+        "notification_preferences": {
+            ("ck_notification_preferences_kind", f"kind IN ({kinds})"),
+            ("ck_notification_preferences_delivery", f"delivery IN ({deliveries})"),
+        },
+        "mail_messages": {("ck_mail_messages_status", "status IN ('pending', 'sent', 'failed')")},
         "invoices": {
             ("ck_invoices_payment_status", "payment_status IN ('unpaid', 'partially_paid', 'paid')"),
             ("ck_invoices_claim_status", "claim_status IN ('none', 'submitted', 'accepted')"),

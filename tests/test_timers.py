@@ -420,3 +420,22 @@ def test_a_migrated_instance_counts_its_timers_from_when_its_step_started_waitin
     assert timers.fire_due(session_factory) == 0
     assert _ready(session_factory, number) == ["Review request"]
     assert _request(session_factory, number).overdue_since is not None
+
+
+def test_a_firing_that_fails_keeps_the_batchs_other_firings_and_their_events(demo, session_factory):
+    good, bad = demo.invoice_numbers("NS")[8:10]
+    for number in (good, bad):
+        demo.request("billing", number)
+    _make_due(session_factory, [good], names=("Escalate",), ago=timedelta(minutes=2))
+    _make_due(session_factory, [bad], names=("Escalate",), ago=timedelta(minutes=1))
+    with unit_of_work(session_factory) as s:  # the second one's stored state is broken: loading it fails
+        s.get(ProcessInstance, _request(session_factory, bad).instance_id).state_json = '{"broken": true}'
+    batch = timers.fire_batch(session_factory)
+    assert (batch.fired, batch.failed) == (1, 1)
+    assert _ready(session_factory, good) == ["Escalated review"]
+    failed = next(t for t in _timers(session_factory, bad) if t.name == "Escalate")
+    assert failed.status == "waiting" and failed.attempts == 1 and failed.last_error
+    assert failed.next_attempt_at > utcnow()  # tried again later, with backoff
+    with unit_of_work(session_factory, read_only=True) as s:
+        subjects = s.scalars(select(Event.body).where(Event.type.like("%.escalated"))).all()
+    assert len(subjects) == 1 and good in subjects[0]  # the good one's event survived the other's rollback

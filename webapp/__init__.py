@@ -28,6 +28,7 @@ from . import (
     health,
     home,
     invoice_imports,
+    notifications,
     plumbing,
     processes,
     webhook_pages,
@@ -93,8 +94,9 @@ def create_app(config: dict | None = None, runtime: WorkflowRuntime | None = Non
     auth.init_app(app)
     errors.init_app(app)
     home.init_app(app)
+    notifications.init_app(app)
     blueprints = (auth.bp, home.bp, billing.bp, approvals.bp, admin.bp, processes.bp, api.bp, health.bp)
-    pages = (administration.bp, administration.account_bp, invoice_imports.bp, webhook_pages.bp)
+    pages = (administration.bp, administration.account_bp, invoice_imports.bp, webhook_pages.bp, notifications.bp)
     for blueprint in (*blueprints, *pages):
         app.register_blueprint(blueprint)
     # Before CSRF reads the form: an invoice export may be larger than anything else people send.

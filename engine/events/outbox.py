@@ -31,6 +31,7 @@ CONTENT_TYPE = "application/cloudevents+json"
 RETRY_FOR = timedelta(hours=24)  # a delivery is retried with backoff this long, then marked Failed
 _FORMAT = JSONFormat()
 _PENDING = "outbox"
+_MARKS = "outbox_savepoints"  # savepoint -> how many events were pending when it began
 
 
 @dataclass
@@ -132,6 +133,8 @@ def _next_positions(session: Session, clinic_id: int, count: int) -> int:
 
 @sa_event.listens_for(Session, "before_commit")
 def _write_pending(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint's events wait for the real commit (positions are taken, and locked, only then)
     pending: list[_Pending] = session.info.pop(_PENDING, [])
     if not pending:
         return
@@ -171,4 +174,17 @@ def _write_pending(session: Session) -> None:
 
 @sa_event.listens_for(Session, "after_rollback")
 def _forget_pending(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+    """A rollback forgets its events: all of them, or, for a savepoint, those emitted since it began."""
+    nested = session.get_nested_transaction() if session.in_nested_transaction() else None
+    if nested is None:
+        session.info.pop(_PENDING, None)
+        session.info.pop(_MARKS, None)
+        return
+    mark = session.info.get(_MARKS, {}).pop(id(nested), 0)
+    del session.info.get(_PENDING, [])[mark:]
+
+
+@sa_event.listens_for(Session, "after_transaction_create")
+def _mark_savepoint(session: Session, transaction) -> None:
+    if transaction.nested:
+        session.info.setdefault(_MARKS, {})[id(transaction)] = len(session.info.get(_PENDING, []))

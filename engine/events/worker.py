@@ -1,4 +1,4 @@
-"""The background worker: `python -m engine.cli worker` fires timers and delivers webhooks (mail will join).
+"""The background worker: `python -m engine.cli worker` fires timers, sends mail and delivers webhooks.
 
 Jobs are rows of the app's own tables. On PostgreSQL any number of workers run on any number of hosts: each
 claims a batch of due deliveries with SELECT … FOR UPDATE SKIP LOCKED and keeps the rows locked while it POSTs
@@ -223,7 +223,8 @@ def run(
                 try:
                     job(factory)
                 except Exception:  # noqa: BLE001 - a database hiccup must not end the worker; it tries again
-                    _log.exception("worker: %s failed; trying again in %s s", job.__name__, poll)
+                    name = getattr(job, "__name__", None) or getattr(job, "func", job).__name__
+                    _log.exception("worker: %s failed; trying again in %s s", name, poll)
             stop.wait(poll)
     finally:
         if lock_file is not None:

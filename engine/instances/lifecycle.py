@@ -30,6 +30,7 @@ from engine.workflow.runtime import runtime_of
 from .context import ActionContext, invoice_facts
 from .operations import terminate_request
 from .task_rows import record_done, sync_ready_rows
+from .telling import tell_administrators
 from .timers import sync_timers, waiting_timer_tasks
 
 # ---- the lock ------------------------------------------------------------------------------------------------
@@ -275,6 +276,7 @@ def _record_incident(ctx: ActionContext, exc: WorkflowException) -> bool:
     instance.incident_element = getattr(getattr(exc, "task_spec", None), "name", instance.incident_element)
     instance.incident_message = str(exc)
     instance.incident_at = ctx.now
+    tell_administrators(ctx, instance.incident_element, instance.incident_message)
     return False
 
 

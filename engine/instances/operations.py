@@ -10,15 +10,27 @@ import os
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from sqlalchemy import select
+
 from engine.errors import Blocked
 from engine.events.outbox import emit
-from engine.models import CancellationRequest
-from engine.vocabulary import CLINIC_SETTING_DEFAULTS, AuditAction, EventType, InvoiceStatus, RequestKind, RequestStatus
+from engine.models import CancellationRequest, User, UserTask
+from engine.vocabulary import (
+    CLINIC_SETTING_DEFAULTS,
+    AuditAction,
+    EventType,
+    InvoiceStatus,
+    RequestKind,
+    RequestStatus,
+    Screen,
+    UserTaskState,
+)
 from engine.workflow.durations import in_words
 from engine.workflow.limits import DEFAULT_TIME_LIMIT
 from engine.workflow.runtime import Operation, WorkflowRuntime
 
 from .context import ActionContext
+from .telling import tell_deciders, tell_requester
 
 
 def submit_request(ctx: ActionContext, reason: str, remarks: str) -> None:
@@ -56,10 +68,22 @@ def record_decision(ctx: ActionContext, decision: str, remarks: str | None = Non
     if request.kind == RequestKind.UNDO:  # the invoice's own approval status stays; its history tells
         ctx.audit(AuditAction.UNDO_DECIDED, status=request.status, remarks=remarks or None)
         _emit(ctx, EventType.UNDO_APPROVED if decision == "approve" else EventType.UNDO_REJECTED, request, remarks)
+        _tell_decision(ctx, request, decision, remarks)
         return
     ctx.invoice.approval_status = request.status
     ctx.audit(AuditAction.APPROVAL_STATUS, status=request.status)
     _emit(ctx, EventType.APPROVED if decision == "approve" else EventType.REJECTED, request, remarks or None)
+    _tell_decision(ctx, request, decision, remarks)
+
+
+def _tell_decision(ctx: ActionContext, request: CancellationRequest, decision: str, remarks: str | None) -> None:
+    by = ctx.session.get(User, ctx.actor_id)
+    who = by.full_name if by is not None else "the clinic"
+    if decision == "approve":
+        body = f"Approved by {who}. Next: Cancel Invoice on the invoice."
+    else:
+        body = f"Rejected by {who}" + (f": {remarks}" if remarks else ".")
+    tell_requester(ctx, request, "approved" if decision == "approve" else "rejected", body)
 
 
 def cancel_invoice(ctx: ActionContext, remarks: str | None = None) -> None:
@@ -152,6 +176,15 @@ def remind_deciders(ctx: ActionContext, after: str | None = None) -> None:
     if request is not None and request.status == RequestStatus.REQUESTED and request.overdue_since is None:
         request.overdue_since = ctx.now
     ctx.audit(AuditAction.DECIDERS_REMINDED, after=after, words=in_words(after))
+    waiting = ctx.session.scalars(
+        select(UserTask).where(
+            UserTask.instance_id == ctx.instance.id,
+            UserTask.state == UserTaskState.READY,
+            UserTask.screen == Screen.FINANCIAL_APPROVAL,
+        )
+    ).all()
+    for step in waiting:
+        tell_deciders(ctx, step, reminder=True)
 
 
 def escalate(ctx: ActionContext, after: str | None = None) -> None:
@@ -160,6 +193,7 @@ def escalate(ctx: ActionContext, after: str | None = None) -> None:
     words = f"Escalated after {in_words(after)}" if after else "Escalated"
     ctx.audit(AuditAction.ESCALATED, after=after, words=words)
     _emit(ctx, EventType.ESCALATED, request, words)
+    tell_requester(ctx, request, "escalated", f"{words}: a clinic administrator decides it now.")
 
 
 def _emit(ctx: ActionContext, type_: EventType, request: CancellationRequest | None, remarks: str | None) -> None:
@@ -176,6 +210,9 @@ def terminate_request(ctx: ActionContext, reason: str | None = None) -> None:
         request.status = RequestStatus.TERMINATED
         ctx.invoice.approval_status = RequestStatus.TERMINATED
         ctx.audit(AuditAction.APPROVAL_STATUS, status=RequestStatus.TERMINATED)
+        tell_requester(
+            ctx, request, "terminated", f"Terminated by a clinic administrator: {reason or 'no reason given'}"
+        )
     _emit(ctx, EventType.TERMINATED, request, reason)
 
 

@@ -12,12 +12,13 @@ from sqlalchemy import select
 
 from engine.accounts.roles import lane_roles
 from engine.models import ProcessInstance, UserTask
-from engine.vocabulary import InstanceStatus, UserTaskState
+from engine.vocabulary import InstanceStatus, Screen, UserTaskState
 from engine.workflow.parsing import screen_of
 from engine.workflow.runtime import ready_user_tasks
 
 from .context import ActionContext
 from .deciders import set_flag
+from .telling import tell_deciders
 
 
 def record_done(ctx: ActionContext, task, values: dict, row: UserTask | None) -> UserTask:
@@ -59,9 +60,13 @@ def sync_ready_rows(
             waiting.append(_row_for(ctx, task))
             waiting[-1].created_at = ended.get(task.task_spec.name, ctx.now)
             ctx.session.add(waiting[-1])
+    new = [r for r in waiting if r.task_id not in known]
     for row in waiting:
         if row.done_by != done_by:
             row.done_by = done_by
+    for row in new:
+        if row.screen == Screen.FINANCIAL_APPROVAL:
+            tell_deciders(ctx, row)
     _set_waiting(ctx.instance, waiting)
     set_flag(ctx.session, ctx.instance, waiting)
     return waiting

@@ -5,6 +5,7 @@ from .access import ApiToken, IdempotentResponse, LoginFailure, WebSession
 from .base import Base, Money, UTCDateTime, utcnow
 from .clinics import Clinic, Invoice, RoleGrant, User
 from .events import Event, EventFeed, WebhookDelivery
+from .notifications import MailMessage, Notification, NotificationPreference
 from .processes import (
     AuditEvent,
     CancellationRequest,
@@ -40,4 +41,7 @@ __all__ = [
     "Event",
     "EventFeed",
     "WebhookDelivery",
+    "Notification",
+    "NotificationPreference",
+    "MailMessage",
 ]

@@ -13,6 +13,7 @@ incident: Retry fires it again.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,9 +27,12 @@ from engine.accounts.users import Actor
 from engine.db import unit_of_work
 from engine.errors import Conflict, Invalid, NotFound
 from engine.instances import lifecycle
+from engine.instances.telling import tell_administrators
 from engine.models import Invoice, ProcessInstance, Timer, utcnow
 from engine.reads.instance_detail import find_instance
 from engine.vocabulary import AuditAction, InstanceStatus, TimerStatus
+
+_log = logging.getLogger(__name__)
 
 BATCH = 20
 MAX_ATTEMPTS = 5
@@ -101,6 +105,7 @@ def _failed(session: Session, timer_id: int, now: datetime, error: Exception) ->
     ctx = lifecycle.context_for(session, None, invoice, instance)
     ctx.now = now
     ctx.audit(AuditAction.TIMER_FAILED, timer=timer.name, element_id=timer.element_id, message=timer.last_error)
+    tell_administrators(ctx, timer.name, instance.incident_message)
 
 
 def fire_batch(factory: sessionmaker[Session], clock: Clock = utcnow, limit: int = BATCH) -> Fired:
@@ -112,9 +117,11 @@ def fire_batch(factory: sessionmaker[Session], clock: Clock = utcnow, limit: int
         for timer_id in [t.id for t in _due(session, now, postgres, limit)]:
             try:
                 with session.begin_nested():
-                    fired += _fire_locked(session, timer_id, now)
+                    went = _fire_locked(session, timer_id, now)
+                fired += went  # counted once its savepoint is released
             except Exception as exc:  # noqa: BLE001 - recorded on the timer, tried again, then an incident
                 failed += 1
+                _log.warning("timer %s could not fire (%s: %s); trying again later", timer_id, type(exc).__name__, exc)
                 _failed(session, timer_id, now, exc)
     return Fired(fired, failed)
 

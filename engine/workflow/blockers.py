@@ -64,6 +64,9 @@ def decide(task_spec, facts: dict, script_engine) -> Verdict:
     return Verdict(blocked, str(message) if message else None)
 
 
+VALIDATION_TIME_LIMIT = 10.0  # CPU seconds per evaluation while validating (a deployment, not a user action)
+
+
 class TableFailed(Exception):
     def __init__(self, element: str, message: str):
         super().__init__(message)
@@ -82,9 +85,11 @@ def checked_task(process, spec) -> str:
     if not found:
         return ""
     try:
-        check_table(spec.task_specs[found[0]], PythonScriptEngine(environment=RestrictedEnvironment()))
+        # 24 evaluations of a small table: a budget of its own, roomy enough for a machine under load
+        environment = RestrictedEnvironment(time_limit=VALIDATION_TIME_LIMIT)
+        check_table(spec.task_specs[found[0]], PythonScriptEngine(environment=environment))
     except Exception as exc:  # noqa: BLE001 - any failure of the table is the analyst's to fix
-        raise TableFailed(found[0], f"{DECISION}: {str(exc).splitlines()[0]}") from None
+        raise TableFailed(found[0], f"{DECISION}: {str(exc).splitlines()[0]}") from exc
     return found[0]
 
 
