@@ -23,7 +23,7 @@ migrate: install
 seed-demo: migrate
 	$(BIN)/python -m engine.cli seed-demo
 
-# The web app and the background worker (webhook deliveries), started and stopped together by honcho (Procfile).
+# The web app and the background worker (timers, mail, webhook deliveries), started and stopped together by honcho.
 # Webhooks may go to this machine only unless WEBHOOK_ALLOWED_HOSTS says otherwise.
 run: seed-demo
 	@echo "Serving on http://127.0.0.1:$(PORT)  (demo users: billing, approver, supervisor, admin, lakeside, analyst; password: demo)"

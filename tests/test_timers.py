@@ -439,3 +439,34 @@ def test_a_firing_that_fails_keeps_the_batchs_other_firings_and_their_events(dem
     with unit_of_work(session_factory, read_only=True) as s:
         subjects = s.scalars(select(Event.body).where(Event.type.like("%.escalated"))).all()
     assert len(subjects) == 1 and good in subjects[0]  # the good one's event survived the other's rollback
+
+
+def test_a_firing_that_keeps_failing_becomes_an_incident_that_retry_fires(demo, session_factory):
+    from engine.usecases import instance_admin
+
+    number = demo.invoice_numbers("NS")[10]
+    demo.request("billing", number)
+    instance_id = _request(session_factory, number).instance_id
+    with unit_of_work(session_factory) as s:
+        instance = s.get(ProcessInstance, instance_id)
+        good_state, instance.state_json = instance.state_json, '{"broken": true}'
+    _make_due(session_factory, [number], names=("Escalate",))
+    now = utcnow()
+    for attempt in range(timers.MAX_ATTEMPTS):
+        now += timers.backoff(attempt + 1) + timedelta(seconds=1)
+        assert timers.fire_batch(session_factory, lambda at=now: at).failed == 1
+    escalate = next(t for t in _timers(session_factory, number) if t.name == "Escalate")
+    assert escalate.status == "failed" and escalate.attempts == timers.MAX_ATTEMPTS
+    with unit_of_work(session_factory, read_only=True) as s:
+        instance = s.get(ProcessInstance, instance_id)
+        assert instance.status == "incident" and "The timer 'Escalate' could not fire after 5 attempts" in (
+            instance.incident_message
+        )
+    assert timers.fire_batch(session_factory, lambda: now + timedelta(days=1)).fired == 0  # waits for Retry
+
+    with unit_of_work(session_factory) as s:  # the cause is fixed, then a clinic administrator retries
+        s.get(ProcessInstance, instance_id).state_json = good_state
+    with unit_of_work(session_factory) as s:
+        assert instance_admin.retry(s, demo.actor("admin"), instance_id)
+    assert _ready(session_factory, number) == ["Escalated review"]
+    assert [t.status for t in _timers(session_factory, number)] == ["cancelled", "fired"]  # escalated: no reminder
