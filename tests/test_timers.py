@@ -77,6 +77,8 @@ def test_a_request_nobody_decides_is_reminded_once_then_escalated(web, demo, ses
     assert timers.fire_due(session_factory, at(timedelta(hours=25))) == 1
     assert _request(session_factory, number).overdue_since == requested_at + timedelta(hours=25)
     assert _ready(session_factory, number) == ["Review request"]  # the step keeps waiting
+    mine = html.unescape(web("billing").get("/home").text)
+    assert re.search(rf'<tr data-number="{number}">(?:(?!</tr>).)*>Overdue</span>', mine, re.S)
     queue = html.unescape(web("approver").get("/billing/financial-approval/").text)
     assert re.search(rf"<tr[^>]*>(?:(?!</tr>).)*{number}(?:(?!</tr>).)*>Overdue</span>", queue, re.S)
     assert timers.fire_due(session_factory, at(timedelta(hours=49))) == 0  # once, not once a day

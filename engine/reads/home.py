@@ -44,6 +44,7 @@ class MyRequest:
     status: str
     waiting_for: str  # "Review request (Approver, Clinic administrator)" or ""
     since: datetime | None
+    overdue: bool = False  # still waiting after the diagram's reminder
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ def _my_requests(session: Session, actor: Actor) -> list[MyRequest]:
             CancellationRequest.status,
             CancellationRequest.requested_at,
             CancellationRequest.decided_at,
+            CancellationRequest.overdue_since,
             Invoice.number,
             ProcessInstance.waiting_task,
             ProcessInstance.waiting_roles,
@@ -124,7 +126,7 @@ def _my_requests(session: Session, actor: Actor) -> list[MyRequest]:
         .limit(MY_REQUESTS)
     ).all()
     found = []
-    for kind, request_status, requested_at, decided_at, number, task, roles, since, status in rows:
+    for kind, request_status, requested_at, decided_at, overdue_since, number, task, roles, since, status in rows:
         waiting = ""
         if status == InstanceStatus.RUNNING and task:
             waiting = f"{task} ({role_names(roles or '')})"
@@ -135,6 +137,7 @@ def _my_requests(session: Session, actor: Actor) -> list[MyRequest]:
                 RequestStatus(request_status).label,
                 waiting,
                 since if waiting else (decided_at or requested_at),
+                bool(overdue_since) and request_status == RequestStatus.REQUESTED,
             )
         )
     return found
