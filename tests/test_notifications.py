@@ -163,3 +163,18 @@ def test_escalation_termination_and_incidents_are_told(demo, session_factory, in
     incident = _notes(session_factory, "admin")[-1]
     assert incident.kind == "incident" and incident.subject.startswith(f"Invoice {probe}: the cancellation stopped")
     assert incident.link.startswith("/admin/instances/") and incident.delivery == "immediately"
+
+
+def test_who_left_is_told_nothing_and_the_bell_shows_the_clinic_one_works_in(web, demo, session_factory):
+    from engine.usecases import people
+
+    number = demo.invoice_numbers("NS")[10]
+    demo.request("billing", number)
+    with unit_of_work(session_factory) as s:
+        people.set_active(s, demo.actor("admin"), "billing", False)
+    demo.decide("approver", number, "reject", "Not a duplicate")
+    assert _notes(session_factory, "billing") == [] and _pending_mail(session_factory) == 0
+    lakeside = demo.invoice_numbers("LS")[0]
+    assert _bell(web("admin").get("/home").text) == 1  # Northside's request, in Northside
+    assert lakeside  # the admin of another clinic sees none of Northside's notifications
+    assert _bell(web("lakeside").get("/home").text) == 0

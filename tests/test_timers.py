@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import io
+import json
 import os
 import re
 import signal
@@ -20,6 +21,7 @@ from sqlalchemy import create_engine, func, select, text
 
 from engine.db import unit_of_work
 from engine.errors import Conflict, Invalid
+from engine.instances.timers import NEVER
 from engine.models import AuditEvent, CancellationRequest, Clinic, Event, ProcessInstance, Timer, UserTask, utcnow
 from engine.reads.home import decidable_count
 from engine.usecases import timers
@@ -69,6 +71,10 @@ def test_a_request_nobody_decides_is_reminded_once_then_escalated(web, demo, ses
     assert (escalation.name, escalation.interrupting) == ("Escalate", True)
     assert abs(reminder.due_at - (requested_at + timedelta(days=1))) < timedelta(seconds=5)
     assert abs(escalation.due_at - (requested_at + timedelta(days=3))) < timedelta(seconds=5)
+    with unit_of_work(session_factory, read_only=True) as s:  # only the worker fires: SpiffWorkflow's clock never
+        tasks = json.loads(s.get(ProcessInstance, reminder.instance_id).state_json)["tasks"].values()
+        assert {t["internal_data"].get("event_value") for t in tasks if t["task_spec"].endswith("_review")
+                and "event_value" in t["internal_data"]} == {NEVER}  # fmt: skip
 
     def at(delta):
         return lambda: requested_at + delta

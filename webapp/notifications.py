@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from engine.errors import Invalid
@@ -26,11 +26,14 @@ def index():
 @login_required
 def mark_read():
     one = request.form.get("id")
+    wanted = small_int(one) if one else None
+    if one and wanted is None:
+        abort(400)
     with uow() as session:
-        changed = notifications.mark_read(session, actor(), small_int(one) if one else None)
+        changed = notifications.mark_read(session, actor(), wanted)
     if not one:
         flash(f"{changed} notification{'s' if changed != 1 else ''} marked as read.", "success")
-    return redirect(request.form.get("next") if request.form.get("next", "").startswith("/") else url_for(".index"))
+    return redirect(url_for(".index"))
 
 
 @bp.post("/account/notifications")

@@ -88,6 +88,9 @@ def _connect(url: str) -> smtplib.SMTP:
         if connection.has_extn("starttls"):
             connection.starttls(context=ssl.create_default_context())
             connection.ehlo()
+        elif parts.username:  # never send the password in the clear (a stripped STARTTLS offer included)
+            connection.close()
+            raise ValueError("the SMTP server offers no STARTTLS: refusing to log in without TLS (use smtps://)")
     if parts.username:
         connection.login(unquote(parts.username), unquote(parts.password or ""))
     return connection

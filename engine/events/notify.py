@@ -52,7 +52,7 @@ def notify(
     invoice_id: int | None = None,
 ) -> list[Notification]:
     """One notification for each person; a mail now for those who chose Immediately (and have an address)."""
-    people = list({p.id: p for p in people}.values())
+    people = [p for p in {p.id: p for p in people}.values() if p.active]  # who left is told nothing
     if not people:
         return []
     chosen = dict(

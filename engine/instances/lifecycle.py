@@ -161,16 +161,15 @@ def fire_timer(ctx: ActionContext, timer: Timer) -> bool:
 
 
 def move_timer(ctx: ActionContext, timer: Timer, due) -> None:
-    """A clinic administrator's Change due time: the row and the workflow's timer event agree on the new time."""
-    workflow = load(ctx)
-    task = next((t for t in waiting_timer_tasks(workflow) if str(t.id) == timer.task_id), None)
-    if task is None:
-        raise Conflict(f"The timer '{timer.name}' no longer waits: its step has ended.")
+    """A clinic administrator's Change due time (the row is the timer's only trigger: the workflow is not touched)."""
     ctx.audit(AuditAction.TIMER_DUE_CHANGED, timer=timer.name, element_id=timer.element_id, before=timer.due_at,
               after=due)  # fmt: skip
-    task._set_internal_data(event_value=due.isoformat())
     timer.due_at = timer.next_attempt_at = due
-    _save(ctx, workflow)
+    dues = ctx.session.scalars(
+        select(Timer.due_at).where(Timer.instance_id == ctx.instance.id, Timer.status == TimerStatus.WAITING)
+    ).all()
+    ctx.instance.next_timer_at = min(dues)
+    ctx.instance.updated_at = ctx.now
 
 
 def retry(ctx: ActionContext) -> bool:
@@ -187,7 +186,11 @@ def retry(ctx: ActionContext) -> bool:
         for timer in failed:
             timer.status, timer.next_attempt_at = TimerStatus.WAITING, ctx.now
             went_through = fire_timer(ctx, timer) and went_through
-        ctx.audit(AuditAction.INSTANCE_RETRIED, element=previous)
+        if went_through:
+            ctx.audit(AuditAction.INSTANCE_RETRIED, element=previous)
+        else:
+            element, message = ctx.instance.incident_element, ctx.instance.incident_message
+            ctx.audit(AuditAction.INSTANCE_RETRY_FAILED, element=element or previous, message=message)
         return went_through
     workflow = load(ctx)
     try:

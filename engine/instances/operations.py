@@ -79,7 +79,9 @@ def record_decision(ctx: ActionContext, decision: str, remarks: str | None = Non
 def _tell_decision(ctx: ActionContext, request: CancellationRequest, decision: str, remarks: str | None) -> None:
     by = ctx.session.get(User, ctx.actor_id)
     who = by.full_name if by is not None else "the clinic"
-    if decision == "approve":
+    if decision == "approve" and request.kind == RequestKind.UNDO:
+        body = f"Approved by {who}: the invoice is open again."
+    elif decision == "approve":
         body = f"Approved by {who}. Next: Cancel Invoice on the invoice."
     else:
         body = f"Rejected by {who}" + (f": {remarks}" if remarks else ".")

@@ -48,6 +48,8 @@ def sync_ready_rows(
         rows = list(ctx.session.scalars(query))
     rows = [r for r in rows if r is not done]
     done_by = _people_done(rows, done)
+    if not rows and done is None and ready_ids:  # nothing carries who took part (e.g. a retry after an incident)
+        done_by = _people_done_from_rows(ctx)
     ended = {}
     for row in rows:
         if row.task_id not in ready_ids:
@@ -65,7 +67,7 @@ def sync_ready_rows(
         if row.done_by != done_by:
             row.done_by = done_by
     for row in new:
-        if row.screen == Screen.FINANCIAL_APPROVAL:
+        if row.screen == Screen.FINANCIAL_APPROVAL and row.element_id not in ended:  # not the same step again
             tell_deciders(ctx, row)
     _set_waiting(ctx.instance, waiting)
     set_flag(ctx.session, ctx.instance, waiting)
@@ -77,6 +79,17 @@ def _people_done(rows: list[UserTask], done: UserTask | None) -> str:
     people = {int(i) for r in rows + ([done] if done is not None else []) for i in (r.done_by or "").split(",") if i}
     if done is not None and done.completed_by_id is not None:
         people.add(done.completed_by_id)
+    return "".join(f",{i}" for i in sorted(people)) + "," if people else ""
+
+
+def _people_done_from_rows(ctx: ActionContext) -> str:
+    """Who took part, read from the instance's completed rows (the index of completers)."""
+    ctx.session.flush()
+    people = ctx.session.scalars(
+        select(UserTask.completed_by_id)
+        .where(UserTask.instance_id == ctx.instance.id, UserTask.completed_by_id.is_not(None))
+        .distinct()
+    ).all()
     return "".join(f",{i}" for i in sorted(people)) + "," if people else ""
 
 

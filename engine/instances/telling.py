@@ -4,6 +4,8 @@ is overdue; the clinic administrators when an instance stops on an incident."""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from engine.accounts.roles import Role, role_names
 from engine.events.notify import notify, people_with_roles
 from engine.models import CancellationRequest, User, UserTask
@@ -24,7 +26,7 @@ def tell_requester(ctx: ActionContext, request: CancellationRequest | None, happ
     number = ctx.invoice.number
     subject = f"Invoice {number}: your {_what(request)} was {happened}"
     notify(ctx.session, [requester], NotificationKind.MY_REQUEST, ctx.invoice.clinic_id, subject, body,
-           f"/billing/invoices/{number}", ctx.now, ctx.invoice.id)  # fmt: skip
+           f"/billing/invoices/{quote(number, safe='')}", ctx.now, ctx.invoice.id)  # fmt: skip
 
 
 def tell_deciders(ctx: ActionContext, step: UserTask, reminder: bool = False) -> None:

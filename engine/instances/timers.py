@@ -2,8 +2,9 @@
 
 A timer's due time is ours, not SpiffWorkflow's: when a timer event starts waiting, its expression (e.g.
 `clinic_setting("reminder_after")`) is evaluated and counted from when its step started waiting, by the action's
-clock; the row and the workflow's own `event_value` are given that time. The worker fires a timer at its word
-(lifecycle.fire_timer marks the event fired), so tests move the clock instead of sleeping.
+clock, and kept in the row. SpiffWorkflow would fire a timer by the wall clock at the end of any engine run
+(refresh_timers), behind the table's back: the workflow's own due time is set to NEVER, and only the worker fires
+a timer, at its word (lifecycle.fire_timer marks the event fired), so tests move the clock instead of sleeping.
 Only the lifecycle module calls these, at the end of each transition of an instance.
 """
 
@@ -23,6 +24,8 @@ from engine.vocabulary import TimerStatus
 from engine.workflow.durations import BadDuration, due_at
 
 from .context import ActionContext
+
+NEVER = "9999-12-31T00:00:00+00:00"  # SpiffWorkflow's own due time of every timer the table keeps
 
 
 def waiting_timer_tasks(workflow: BpmnWorkflow) -> list:
@@ -71,7 +74,7 @@ def sync_timers(ctx: ActionContext, workflow: BpmnWorkflow, waiting: list[UserTa
         step = attached_step(task)
         start = since.get(step.task_spec.name, ctx.now) if step is not None else ctx.now
         due = _due(workflow, task, start)
-        task._set_internal_data(event_value=due.isoformat())  # SpiffWorkflow's own record agrees with the row
+        task._set_internal_data(event_value=NEVER)  # the row is the only trigger
         row = Timer(
             clinic_id=instance.clinic_id,
             instance_id=instance.id,

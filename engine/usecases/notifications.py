@@ -15,6 +15,11 @@ from engine.vocabulary import DEFAULT_DELIVERY, Delivery, NotificationKind
 SHOWN = 50
 
 
+def _mine(actor: Actor) -> list:
+    """The person's notifications of the clinic they work in now (links name that clinic's invoices)."""
+    return [Notification.user_id == actor.user_id, Notification.clinic_id == actor.clinic_id]
+
+
 def unread_count(session: Session, actor: Actor) -> int:
     return (
         session.scalar(
@@ -26,13 +31,13 @@ def unread_count(session: Session, actor: Actor) -> int:
 
 def latest(session: Session, actor: Actor, limit: int = SHOWN) -> list[Notification]:
     """The person's latest notifications, unread and read, newest first."""
-    query = select(Notification).where(Notification.user_id == actor.user_id)
+    query = select(Notification).where(*_mine(actor))
     return list(session.scalars(query.order_by(Notification.id.desc()).limit(limit)))
 
 
 def mark_read(session: Session, actor: Actor, notification_id: int | None = None) -> int:
     """Mark one notification (or, without an id, all) of the person as read; returns how many changed."""
-    query = update(Notification).where(Notification.user_id == actor.user_id, Notification.read_at.is_(None))
+    query = update(Notification).where(*_mine(actor), Notification.read_at.is_(None))
     if notification_id is not None:
         query = query.where(Notification.id == notification_id)
     return session.execute(query.values(read_at=utcnow())).rowcount or 0
