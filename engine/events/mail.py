@@ -162,24 +162,42 @@ def send_mail(factory: sessionmaker[Session], smtp_url: str | None, folder: Path
     return tried
 
 
+def _digest_due(session: Session, clinic: Clinic, now: datetime):
+    """(cutoff, local date) when the clinic's 08:00 has passed and a digest notification made before it waits."""
+    local = now.astimezone(ZoneInfo(clinic.timezone))
+    if local.time() < DIGEST_AT:
+        return None
+    cutoff = datetime.combine(local.date(), DIGEST_AT, local.tzinfo)
+    waiting = select(Notification.id).where(
+        Notification.clinic_id == clinic.id,
+        Notification.delivery == Delivery.DIGEST,
+        Notification.mailed_at.is_(None),
+        Notification.created_at < cutoff,
+    )
+    return (cutoff, local.date().isoformat()) if session.scalar(waiting.limit(1)) is not None else None
+
+
 def send_digests(factory: sessionmaker[Session], clock=utcnow) -> int:
     """At or after 08:00 clinic time: one mail per person with the digest notifications made before today's 08:00
-    (later ones wait for tomorrow's). Returns how many digests went to the outbox."""
+    (later ones wait for tomorrow's). Returns how many digests went to the outbox. Polls that find nothing to do
+    only read."""
     now = clock()
+    with unit_of_work(factory, read_only=True) as session:
+        due = {
+            c.id: d for c in session.scalars(select(Clinic).order_by(Clinic.id)) if (d := _digest_due(session, c, now))
+        }
+    if not due:
+        return 0
     made = 0
     with unit_of_work(factory) as session:
         postgres = session.get_bind().dialect.name == "postgresql"
-        for clinic in session.scalars(select(Clinic).order_by(Clinic.id)):
-            local = now.astimezone(ZoneInfo(clinic.timezone))
-            if local.time() < DIGEST_AT:
-                continue
-            if postgres and not session.scalar(text("SELECT pg_try_advisory_xact_lock(8008, :c)"), {"c": clinic.id}):
+        for clinic_id, (cutoff, day) in due.items():
+            if postgres and not session.scalar(text("SELECT pg_try_advisory_xact_lock(8008, :c)"), {"c": clinic_id}):
                 continue  # another worker makes this clinic's digests right now
-            cutoff = datetime.combine(local.date(), DIGEST_AT, local.tzinfo)
             pending = session.scalars(
                 select(Notification)
                 .where(
-                    Notification.clinic_id == clinic.id,
+                    Notification.clinic_id == clinic_id,
                     Notification.delivery == Delivery.DIGEST,
                     Notification.mailed_at.is_(None),
                     Notification.created_at < cutoff,
@@ -194,6 +212,6 @@ def send_digests(factory: sessionmaker[Session], clock=utcnow) -> int:
                 for note in notes:
                     note.mailed_at = now
                 if person.email and person.active:
-                    session.add(mail_for(person, notes, now, digest_day=local.date().isoformat()))
+                    session.add(mail_for(person, notes, now, digest_day=day))
                     made += 1
     return made

@@ -113,6 +113,14 @@ def fire_batch(factory: sessionmaker[Session], clock: Clock = utcnow, limit: int
     postgres = factory.kw["bind"].dialect.name == "postgresql"
     fired = failed = 0
     now = clock()
+    with unit_of_work(factory, read_only=True) as session:  # most polls find nothing: no write lock for that
+        if (
+            session.scalar(
+                select(Timer.id).where(Timer.status == TimerStatus.WAITING, Timer.next_attempt_at <= now).limit(1)
+            )
+            is None
+        ):
+            return Fired(0, 0)
     with unit_of_work(factory) as session:
         for timer_id in [t.id for t in _due(session, now, postgres, limit)]:
             try:
