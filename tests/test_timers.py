@@ -6,67 +6,28 @@ from __future__ import annotations
 import html
 import io
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from helpers import REQUEST, assert_error, copy_with, latest_request_id, run_together, upload
-from sqlalchemy import create_engine, func, select, text
+from helpers import REQUEST, assert_error, copy_with, upload
+from sqlalchemy import func, select
+from timer_rows import actions_of, ready_of, request_of, timers_of
 
 from engine.db import unit_of_work
 from engine.errors import Conflict, Invalid
 from engine.instances.timers import NEVER
-from engine.models import AuditEvent, CancellationRequest, Clinic, Event, ProcessInstance, Timer, UserTask, utcnow
+from engine.models import AuditEvent, Clinic, Event, ProcessInstance, UserTask, utcnow
 from engine.reads.home import decidable_count
 from engine.usecases import timers
-
-
-def _timers(factory, number: str) -> list[Timer]:
-    with unit_of_work(factory, read_only=True) as s:
-        request = s.get(CancellationRequest, latest_request_id(factory, number))
-        rows = s.scalars(select(Timer).where(Timer.instance_id == request.instance_id).order_by(Timer.id)).all()
-        s.expunge_all()
-        return rows
-
-
-def _request(factory, number: str) -> CancellationRequest:
-    with unit_of_work(factory, read_only=True) as s:
-        request = s.get(CancellationRequest, latest_request_id(factory, number))
-        s.expunge_all()
-        return request
-
-
-def _ready(factory, number: str) -> list[str]:
-    request = _request(factory, number)
-    with unit_of_work(factory, read_only=True) as s:
-        return list(
-            s.scalars(
-                select(UserTask.name).where(UserTask.instance_id == request.instance_id, UserTask.state == "ready")
-            )
-        )
-
-
-def _actions(factory, number: str) -> list[str]:
-    request = _request(factory, number)
-    with unit_of_work(factory, read_only=True) as s:
-        return list(
-            s.scalars(
-                select(AuditEvent.action).where(AuditEvent.instance_id == request.instance_id).order_by(AuditEvent.id)
-            )
-        )
 
 
 def test_a_request_nobody_decides_is_reminded_once_then_escalated(web, demo, session_factory):
     number = demo.invoice_numbers("NS")[0]
     demo.request("billing", number)
-    reminder, escalation = _timers(session_factory, number)
-    requested_at = _request(session_factory, number).requested_at
+    reminder, escalation = timers_of(session_factory, number)
+    requested_at = request_of(session_factory, number).requested_at
     assert (reminder.name, reminder.interrupting, reminder.attached_to) == ("Reminder", False, "Review request")
     assert (escalation.name, escalation.interrupting) == ("Escalate", True)
     assert abs(reminder.due_at - (requested_at + timedelta(days=1))) < timedelta(seconds=5)
@@ -81,22 +42,22 @@ def test_a_request_nobody_decides_is_reminded_once_then_escalated(web, demo, ses
 
     assert timers.fire_due(session_factory, at(timedelta(hours=23))) == 0
     assert timers.fire_due(session_factory, at(timedelta(hours=25))) == 1
-    assert _request(session_factory, number).overdue_since == requested_at + timedelta(hours=25)
-    assert _ready(session_factory, number) == ["Review request"]  # the step keeps waiting
+    assert request_of(session_factory, number).overdue_since == requested_at + timedelta(hours=25)
+    assert ready_of(session_factory, number) == ["Review request"]  # the step keeps waiting
     mine = html.unescape(web("billing").get("/home").text)
     assert re.search(rf'<tr data-number="{number}">(?:(?!</tr>).)*>Overdue</span>', mine, re.S)
     queue = html.unescape(web("approver").get("/billing/financial-approval/").text)
     assert re.search(rf"<tr[^>]*>(?:(?!</tr>).)*{number}(?:(?!</tr>).)*>Overdue</span>", queue, re.S)
     assert timers.fire_due(session_factory, at(timedelta(hours=49))) == 0  # once, not once a day
-    assert [t.status for t in _timers(session_factory, number)] == ["fired", "waiting"]
+    assert [t.status for t in timers_of(session_factory, number)] == ["fired", "waiting"]
     assert decidable_count_of(demo, session_factory, "approver") == 1
 
     assert timers.fire_due(session_factory, at(timedelta(hours=73))) == 1
-    assert [t.status for t in _timers(session_factory, number)] == ["fired", "fired"]
-    assert _ready(session_factory, number) == ["Escalated review"]
+    assert [t.status for t in timers_of(session_factory, number)] == ["fired", "fired"]
+    assert ready_of(session_factory, number) == ["Escalated review"]
     assert decidable_count_of(demo, session_factory, "approver") == 0
     assert decidable_count_of(demo, session_factory, "admin") == 1
-    actions = _actions(session_factory, number)
+    actions = actions_of(session_factory, number)
     assert actions.count("timer_fired") == 2 and "deciders_reminded" in actions and "escalated" in actions
     with unit_of_work(session_factory, read_only=True) as s:
         words = s.scalar(select(AuditEvent.details).where(AuditEvent.action == "escalated"))
@@ -104,8 +65,8 @@ def test_a_request_nobody_decides_is_reminded_once_then_escalated(web, demo, ses
         assert s.scalar(select(func.count()).select_from(Event).where(Event.type.like("%.escalated"))) == 1
 
     demo.decide("admin", number, "approve")
-    assert _request(session_factory, number).status == "approved"
-    assert _ready(session_factory, number) == ["Cancel Invoice"]
+    assert request_of(session_factory, number).status == "approved"
+    assert ready_of(session_factory, number) == ["Cancel Invoice"]
     assert timers.fire_due(session_factory, at(timedelta(days=30))) == 0
 
 
@@ -118,12 +79,12 @@ def test_a_decision_in_time_cancels_both_timers(demo, session_factory):
     number = demo.invoice_numbers("NS")[1]
     demo.request("billing", number)
     demo.decide("approver", number, "reject", "Not a duplicate")
-    assert [t.status for t in _timers(session_factory, number)] == ["cancelled", "cancelled"]
+    assert [t.status for t in timers_of(session_factory, number)] == ["cancelled", "cancelled"]
     with unit_of_work(session_factory, read_only=True) as s:
-        instance = s.get(ProcessInstance, _request(session_factory, number).instance_id)
+        instance = s.get(ProcessInstance, request_of(session_factory, number).instance_id)
         assert instance.next_timer_at is None
     assert (
-        timers.fire_due(session_factory, lambda: _request(session_factory, number).requested_at + timedelta(days=9))
+        timers.fire_due(session_factory, lambda: request_of(session_factory, number).requested_at + timedelta(days=9))
         == 0
     )
 
@@ -134,8 +95,8 @@ def test_the_clinics_durations_decide_when(demo, session_factory):
         clinic.reminder_after, clinic.escalate_after = "PT4H", "P1DT12H"
     number = demo.invoice_numbers("NS")[2]
     demo.request("billing", number)
-    requested_at = _request(session_factory, number).requested_at
-    reminder, escalation = _timers(session_factory, number)
+    requested_at = request_of(session_factory, number).requested_at
+    reminder, escalation = timers_of(session_factory, number)
     assert abs(reminder.due_at - (requested_at + timedelta(hours=4))) < timedelta(seconds=5)
     assert abs(escalation.due_at - (requested_at + timedelta(hours=36))) < timedelta(seconds=5)
 
@@ -143,7 +104,7 @@ def test_the_clinics_durations_decide_when(demo, session_factory):
 def test_fire_now_and_change_due_time_are_the_administrators_and_audited(demo, session_factory, db_snapshot):
     number = demo.invoice_numbers("NS")[3]
     demo.request("billing", number)
-    reminder, escalation = _timers(session_factory, number)
+    reminder, escalation = timers_of(session_factory, number)
     instance_id = reminder.instance_id
     admin, approver = demo.actor("admin"), demo.actor("approver")
 
@@ -158,16 +119,16 @@ def test_fire_now_and_change_due_time_are_the_administrators_and_audited(demo, s
     new_due = (escalation.due_at + timedelta(days=2)).astimezone(__import__("zoneinfo").ZoneInfo(admin.timezone))
     with unit_of_work(session_factory) as s:
         timers.change_due(s, admin, instance_id, escalation.id, new_due.strftime("%Y-%m-%d %H:%M"))
-    moved = _timers(session_factory, number)[1]
+    moved = timers_of(session_factory, number)[1]
     assert moved.due_at == escalation.due_at.replace(second=0, microsecond=0) + timedelta(days=2)
     assert timers.fire_due(session_factory, lambda: escalation.due_at + timedelta(minutes=1)) == 1  # the reminder only
 
     with unit_of_work(session_factory) as s:
         timers.fire_now(s, admin, instance_id, escalation.id)
-    assert _ready(session_factory, number) == ["Escalated review"]
+    assert ready_of(session_factory, number) == ["Escalated review"]
     with pytest.raises(Conflict, match="fired already"), unit_of_work(session_factory) as s:
         timers.fire_now(s, admin, instance_id, escalation.id)
-    actions = _actions(session_factory, number)
+    actions = actions_of(session_factory, number)
     assert "timer_due_changed" in actions and "timer_fired_now" in actions
 
 
@@ -247,12 +208,12 @@ def test_an_analyst_adds_a_timer_in_the_diagram_and_it_fires_without_code(web, d
     number = demo.invoice_numbers("NS")[4]
     demo.request("billing", number)
     demo.decide("approver", number)
-    waiting = [t for t in _timers(session_factory, number) if t.status == "waiting"]
+    waiting = [t for t in timers_of(session_factory, number) if t.status == "waiting"]
     assert [(t.name, t.attached_to) for t in waiting] == [("Cancel reminder", "Cancel Invoice")]
     due = waiting[0].due_at
     assert timers.fire_due(session_factory, lambda: due - timedelta(minutes=1)) == 0
     assert timers.fire_due(session_factory, lambda: due + timedelta(minutes=1)) == 1
-    assert _ready(session_factory, number) == ["Cancel Invoice"]  # non-interrupting: the step still waits
+    assert ready_of(session_factory, number) == ["Cancel Invoice"]  # non-interrupting: the step still waits
     with unit_of_work(session_factory, read_only=True) as s:
         words = s.scalars(select(AuditEvent.details).where(AuditEvent.action == "deciders_reminded")).all()
         assert any('"2 h"' in w for w in words)
@@ -280,7 +241,7 @@ def test_validation_refuses_a_timer_it_cannot_evaluate(web, demo, expression, wo
 def test_the_instance_page_lists_timers_and_the_administrator_fires_or_moves_them(web, demo, session_factory):
     number = demo.invoice_numbers("NS")[5]
     demo.request("billing", number)
-    reminder, escalation = _timers(session_factory, number)
+    reminder, escalation = timers_of(session_factory, number)
     admin = web("admin")
     url = f"/admin/instances/{reminder.instance_id}"
     page = html.unescape(admin.get(url).text)
@@ -290,7 +251,7 @@ def test_the_instance_page_lists_timers_and_the_administrator_fires_or_moves_the
     bad = admin.post(f"{url}/timers/{escalation.id}/due", {"due": "soon"})
     assert bad.status_code == 422 and "Due time 'soon' is not a date and time" in html.unescape(bad.text)
     assert web("approver").post(f"{url}/timers/{reminder.id}/fire").status_code == 403
-    assert _timers(session_factory, number)[0].status == "waiting"
+    assert timers_of(session_factory, number)[0].status == "waiting"
 
     moved = admin.post(f"{url}/timers/{escalation.id}/due", {"due": "2099-12-24T08:00"})
     assert moved.status_code == 302
@@ -305,97 +266,6 @@ def test_the_instance_page_lists_timers_and_the_administrator_fires_or_moves_the
     assert html.unescape(admin.get(f"/billing/invoices/{number}").text).count("Deciders reminded") == 1
 
 
-def _make_due(factory, numbers: list[str], names=("Reminder", "Escalate"), ago=timedelta(minutes=1)) -> None:
-    """Time passes: the timers of these requests are due (the rows say when; the worker decides from them)."""
-    ids = [_request(factory, n).instance_id for n in numbers]
-    with unit_of_work(factory) as s:
-        for timer in s.scalars(select(Timer).where(Timer.instance_id.in_(ids), Timer.name.in_(names))):
-            timer.due_at = timer.next_attempt_at = utcnow() - ago
-
-
-def _worker_env(database_url, tmp_path) -> dict:
-    return os.environ | {"DATABASE_URL": database_url, "INSTANCE_PATH": str(tmp_path), "WORKER_POLL_SECONDS": "0.2"}
-
-
-def _wait_for(check, seconds: float = 30) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return False
-
-
-def test_the_worker_process_fires_due_timers(demo, database_url, tmp_path, session_factory):
-    number = demo.invoice_numbers("NS")[6]
-    demo.request("billing", number)
-    _make_due(session_factory, [number])
-    command = [sys.executable, "-m", "engine.cli", "worker"]
-    worker = subprocess.Popen(command, env=_worker_env(database_url, tmp_path), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
-        assert _wait_for(lambda: _ready(session_factory, number) == ["Escalated review"])
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        worker.wait(10)
-    assert [t.status for t in _timers(session_factory, number)] == ["fired", "fired"]
-    assert _actions(session_factory, number).count("timer_fired") == 2
-
-
-@pytest.mark.skipif(os.environ.get("TEST_DB") != "postgres", reason="TEST_DB=postgres runs it")
-def test_two_workers_fire_each_due_timer_exactly_once(demo, session_factory):
-    numbers = demo.invoice_numbers("NS")[:12]
-    for number in numbers:
-        demo.request("billing", number)
-    _make_due(session_factory, numbers)
-    fired = run_together(lambda: timers.fire_due(session_factory), lambda: timers.fire_due(session_factory))
-    assert sum(fired) == 2 * len(numbers) and all(fired)  # both worked, together they fired every timer once
-    with unit_of_work(session_factory, read_only=True) as s:
-        once = s.execute(
-            select(AuditEvent.instance_id, func.count()).where(AuditEvent.action == "timer_fired").group_by(
-                AuditEvent.instance_id)
-        ).all()  # fmt: skip
-        assert sorted(n for _i, n in once) == [2] * len(numbers)
-        assert s.scalar(select(func.count()).select_from(Event).where(Event.type.like("%.escalated"))) == len(numbers)
-    assert all(_ready(session_factory, n) == ["Escalated review"] for n in numbers)
-
-
-@pytest.mark.skipif(os.environ.get("TEST_DB") != "postgres", reason="TEST_DB=postgres runs it")
-def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(demo, database_url, tmp_path, session_factory):
-    numbers = demo.invoice_numbers("NS")[:3]
-    for number in numbers:
-        demo.request("billing", number)
-    _make_due(session_factory, numbers, names=("Escalate",))
-    env = _worker_env(database_url, tmp_path)
-    command = [sys.executable, "-m", "engine.cli", "worker"]
-    holder = create_engine(database_url)
-    try:
-        with holder.connect() as conn:
-            # Hold the clinic's event feed: the batch fires its timers, then waits at commit to write the events.
-            clinic_id = conn.scalar(text("SELECT clinic_id FROM invoices WHERE number = :n"), {"n": numbers[0]})
-            conn.execute(text("SELECT 1 FROM event_feeds WHERE clinic_id = :c FOR UPDATE"), {"c": clinic_id})
-            worker = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            try:
-                assert _wait_for(lambda: conn.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted")) > 0)
-                os.kill(worker.pid, signal.SIGKILL)
-                worker.wait(10)
-            finally:
-                worker.kill()
-            conn.rollback()
-    finally:
-        holder.dispose()
-    assert all(_ready(session_factory, n) == ["Review request"] for n in numbers)  # nothing of the batch is kept
-    second = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        assert _wait_for(lambda: all(_ready(session_factory, n) == ["Escalated review"] for n in numbers))
-    finally:
-        second.send_signal(signal.SIGTERM)
-        second.wait(10)
-    with unit_of_work(session_factory, read_only=True) as s:
-        assert s.scalar(select(func.count()).select_from(Event).where(Event.type.like("%.escalated"))) == 3
-        assert s.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "escalated")) == 3
-
-
 def test_a_migrated_instance_counts_its_timers_from_when_its_step_started_waiting(web, demo, session_factory):
     from engine.models import ProcessVersion
     from engine.usecases import migration
@@ -406,8 +276,8 @@ def test_a_migrated_instance_counts_its_timers_from_when_its_step_started_waitin
     assert upload(web("analyst"), REQUEST, before_timers).status_code == 302
     number = demo.invoice_numbers("NS")[7]
     demo.request("billing", number)  # on the version without timers
-    assert _timers(session_factory, number) == []
-    instance_id = _request(session_factory, number).instance_id
+    assert timers_of(session_factory, number) == []
+    instance_id = request_of(session_factory, number).instance_id
     waited = utcnow() - timedelta(days=2)
     with unit_of_work(session_factory) as s:
         s.scalar(
@@ -421,60 +291,10 @@ def test_a_migrated_instance_counts_its_timers_from_when_its_step_started_waitin
     result = migration.migrate(session_factory, demo.actor("admin"), old, shipped)
     assert [line.instance_id for line in result.moved] == [instance_id]
 
-    reminder, escalation = _timers(session_factory, number)
+    reminder, escalation = timers_of(session_factory, number)
     assert abs(reminder.due_at - (waited + timedelta(days=1))) < timedelta(seconds=5)  # overdue already
     assert abs(escalation.due_at - (waited + timedelta(days=3))) < timedelta(seconds=5)
     assert timers.fire_due(session_factory) == 1  # reminded once, not once per missed day
     assert timers.fire_due(session_factory) == 0
-    assert _ready(session_factory, number) == ["Review request"]
-    assert _request(session_factory, number).overdue_since is not None
-
-
-def test_a_firing_that_fails_keeps_the_batchs_other_firings_and_their_events(demo, session_factory):
-    good, bad = demo.invoice_numbers("NS")[8:10]
-    for number in (good, bad):
-        demo.request("billing", number)
-    _make_due(session_factory, [good], names=("Escalate",), ago=timedelta(minutes=2))
-    _make_due(session_factory, [bad], names=("Escalate",), ago=timedelta(minutes=1))
-    with unit_of_work(session_factory) as s:  # the second one's stored state is broken: loading it fails
-        s.get(ProcessInstance, _request(session_factory, bad).instance_id).state_json = '{"broken": true}'
-    batch = timers.fire_batch(session_factory)
-    assert (batch.fired, batch.failed) == (1, 1)
-    assert _ready(session_factory, good) == ["Escalated review"]
-    failed = next(t for t in _timers(session_factory, bad) if t.name == "Escalate")
-    assert failed.status == "waiting" and failed.attempts == 1 and failed.last_error
-    assert failed.next_attempt_at > utcnow()  # tried again later, with backoff
-    with unit_of_work(session_factory, read_only=True) as s:
-        subjects = s.scalars(select(Event.body).where(Event.type.like("%.escalated"))).all()
-    assert len(subjects) == 1 and good in subjects[0]  # the good one's event survived the other's rollback
-
-
-def test_a_firing_that_keeps_failing_becomes_an_incident_that_retry_fires(demo, session_factory):
-    from engine.usecases import instance_admin
-
-    number = demo.invoice_numbers("NS")[10]
-    demo.request("billing", number)
-    instance_id = _request(session_factory, number).instance_id
-    with unit_of_work(session_factory) as s:
-        instance = s.get(ProcessInstance, instance_id)
-        good_state, instance.state_json = instance.state_json, '{"broken": true}'
-    _make_due(session_factory, [number], names=("Escalate",))
-    now = utcnow()
-    for attempt in range(timers.MAX_ATTEMPTS):
-        now += timers.backoff(attempt + 1) + timedelta(seconds=1)
-        assert timers.fire_batch(session_factory, lambda at=now: at).failed == 1
-    escalate = next(t for t in _timers(session_factory, number) if t.name == "Escalate")
-    assert escalate.status == "failed" and escalate.attempts == timers.MAX_ATTEMPTS
-    with unit_of_work(session_factory, read_only=True) as s:
-        instance = s.get(ProcessInstance, instance_id)
-        assert instance.status == "incident" and "The timer 'Escalate' could not fire after 5 attempts" in (
-            instance.incident_message
-        )
-    assert timers.fire_batch(session_factory, lambda: now + timedelta(days=1)).fired == 0  # waits for Retry
-
-    with unit_of_work(session_factory) as s:  # the cause is fixed, then a clinic administrator retries
-        s.get(ProcessInstance, instance_id).state_json = good_state
-    with unit_of_work(session_factory) as s:
-        assert instance_admin.retry(s, demo.actor("admin"), instance_id)
-    assert _ready(session_factory, number) == ["Escalated review"]
-    assert [t.status for t in _timers(session_factory, number)] == ["cancelled", "fired"]  # escalated: no reminder
+    assert ready_of(session_factory, number) == ["Review request"]
+    assert request_of(session_factory, number).overdue_since is not None
