@@ -93,6 +93,7 @@ def _worker(factory, poll: float) -> int:
     from .usecases.timers import fire_due  # noqa: PLC0415
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
+    logging.getLogger("spiff").setLevel(logging.WARNING)  # not every task's state change: what the worker did
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

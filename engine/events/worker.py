@@ -39,6 +39,13 @@ from engine.vocabulary import DeliveryStatus
 from .outbox import CONTENT_TYPE
 
 _log = logging.getLogger(__name__)
+# What the log says a job did, by the job's function name.
+_DONE = {
+    "fire_due": "timers fired",
+    "send_digests": "digests written",
+    "send_mail": "mails sent",
+    "deliver_due": "webhook deliveries tried",
+}
 
 TIMEOUT = 10  # seconds a receiver has to answer
 FIRST_RETRY = timedelta(seconds=5)
@@ -220,11 +227,14 @@ def run(
     try:
         while not stop.is_set():
             for job in jobs:
+                name = getattr(job, "__name__", None) or getattr(job, "func", job).__name__
                 try:
-                    job(factory)
+                    done = job(factory)
                 except Exception:  # noqa: BLE001 - a database hiccup must not end the worker; it tries again
-                    name = getattr(job, "__name__", None) or getattr(job, "func", job).__name__
                     _log.exception("worker: %s failed; trying again in %s s", name, poll)
+                    continue
+                if done:
+                    _log.info("%s: %s", _DONE.get(name, name), done)
             stop.wait(poll)
     finally:
         if lock_file is not None:
