@@ -13,9 +13,9 @@ import subprocess
 import sys
 import time
 from contextlib import ExitStack
+from pathlib import Path
 
 import pytest
-from conftest import TEST_PROCESSES
 from sqlalchemy import create_engine, text, update
 
 from engine.db import unit_of_work
@@ -23,6 +23,7 @@ from engine.models import Base, Clinic
 from engine.usecases.deployments import deploy_processes
 
 TIMERS = 10_000
+TEST_PROCESSES = Path(__file__).parent / "processes"
 
 pytestmark = pytest.mark.skipif(os.environ.get("TEST_DB") != "postgres", reason="TEST_DB=postgres runs it")
 
