@@ -152,7 +152,7 @@ def test_an_analyst_changes_the_table_without_code_and_the_stored_verdicts_follo
         "decided_by": {"process": "invoice_cancellation_request", "version": 2},
     }
     outcome = demo.request("billing", number)
-    assert outcome.message.startswith("Saved") and stored(session_factory, number)[2] == "requested"
+    assert outcome.message.startswith("Request saved") and stored(session_factory, number)[2] == "requested"
 
 
 def test_a_table_that_leaves_an_invoice_undecided_is_not_deployed(demo, session_factory, db_snapshot):

@@ -35,7 +35,7 @@ def test_from_the_threshold_a_clinic_administrator_approves_second(demo, uow):
     assert state(uow, number) == ("requested", "second_approval")
     with uow() as s:
         waiting = queries.awaiting_approval(s, [s.scalar(select(Invoice.id).where(Invoice.number == number))])
-        assert list(waiting.values()) == ["Clinic administrator"]
+        assert list(waiting.values()) == ["Clinic administrator (approval 2 of 2)"]
         assert queries.approval_queue(s, demo.actor("approver")).total == 0  # nothing left for approvers
         assert [r.request.id for r in queries.approval_queue(s, demo.actor("admin")).items] == [request_id]
     with pytest.raises(Forbidden, match="Second approval is done by Clinic administrator"):

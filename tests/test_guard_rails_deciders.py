@@ -64,7 +64,7 @@ def test_admin_taking_the_first_of_two_approvals_leaves_no_one_for_the_second(we
     assert re.search(r'<span class="n">1</span>\s*' + FLAG, listing)
     only = admin.get("/admin/instances?no_one_may_decide=1").text
     assert big in only and small not in only
-    assert FLAG in re.search(rf"<tr>\s*<td><a[^>]*>{big}</a>.*?</tr>", only, re.S).group(0)
+    assert FLAG in re.search(rf"<tr>\s*<td[^>]*><a[^>]*>{big}</a>.*?</tr>", only, re.S).group(0)
     page = admin.get(f"/admin/instances/{_instance(session_factory, big).id}").text
     assert FLAG in page
     assert "Second approval" in page and "Clinic administrator" in page

@@ -52,6 +52,11 @@ def lane_roles(lane: str | None) -> tuple[Role, ...]:
     return tuple(roles)
 
 
+def who_words(lane: str | None) -> str:
+    """ "Approver, Clinic administrator" (a lane) -> "Approver or Clinic administrator": who may take the step."""
+    return " or ".join(ROLES[r] for r in lane_roles(lane))
+
+
 def role_names(roles) -> str:
     """ "approver,admin" or an iterable of role ids -> "Approver, Clinic administrator"."""
     ids = roles.split(",") if isinstance(roles, str) else roles

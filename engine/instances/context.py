@@ -45,6 +45,8 @@ class ActionContext:
     # An operation refused the person's action (e.g. the invoice is blocked): the transition re-raises it so the
     # whole action rolls back, instead of keeping the SAVE and recording an incident.
     refusal: DomainError | None = None
+    # The instance's ready user task rows after the transition (set when it is saved): what happens next.
+    waiting: list | None = None
 
     def audit(self, action: AuditAction, **details) -> None:
         self.session.add(

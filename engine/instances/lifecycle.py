@@ -296,7 +296,7 @@ def _save(
     ctx: ActionContext, workflow: BpmnWorkflow, ready: list[UserTask] | None = None, done: UserTask | None = None
 ) -> None:
     """Every transition ends here: the stored state, the time, and the task rows."""
-    waiting = sync_ready_rows(ctx, workflow, ready, done)
+    waiting = ctx.waiting = sync_ready_rows(ctx, workflow, ready, done)
     sync_timers(ctx, workflow, waiting)  # before the dump: it gives the workflow's timers their due times
     ctx.instance.state_json = ctx.runtime.dump_workflow(workflow)
     ctx.instance.updated_at = ctx.now

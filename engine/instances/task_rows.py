@@ -10,10 +10,11 @@ import json
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from sqlalchemy import select
 
-from engine.accounts.roles import lane_roles
+from engine.accounts.roles import lane_roles, who_words
 from engine.models import ProcessInstance, UserTask
-from engine.vocabulary import InstanceStatus, Screen, UserTaskState
+from engine.vocabulary import InstanceStatus, RequestStatus, Screen, UserTaskState
 from engine.workflow.parsing import screen_of
+from engine.workflow.paths import steps_ahead
 from engine.workflow.runtime import ready_user_tasks
 
 from .context import ActionContext
@@ -67,11 +68,27 @@ def sync_ready_rows(
         if row.done_by != done_by:
             row.done_by = done_by
     for row in new:
+        if row.screen == Screen.FINANCIAL_APPROVAL:
+            _record_approvals_ahead(ctx, ready_ids[row.task_id])
         if row.screen == Screen.FINANCIAL_APPROVAL and row.element_id not in ended:  # not the same step again
             tell_deciders(ctx, row)
     _set_waiting(ctx.instance, waiting)
     set_flag(ctx.session, ctx.instance, waiting)
     return waiting
+
+
+def _record_approvals_ahead(ctx: ActionContext, task) -> None:
+    """A request starts waiting on a decision: store how many decisions it needs and who takes those ahead, as the
+    diagram's gateways say on the instance's data (engine.workflow.paths)."""
+    request = ctx.request()
+    if request is None or request.status != RequestStatus.REQUESTED:
+        return
+    loaded = ctx.runtime.spec_of(ctx.instance.version)
+    path = steps_ahead(loaded, task.task_spec, task.data, ctx.runtime.evaluate_quietly)
+    if request.approvals_needed is None:
+        request.approvals_needed = len(path)
+    request.approvals_left = len(path)
+    request.approval_path = ", then ".join(who_words(spec.lane) for spec in path)[:500]
 
 
 def _people_done(rows: list[UserTask], done: UserTask | None) -> str:

@@ -202,6 +202,14 @@ class Timer(Base):
     fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+def approvals_words(status: str, needed: int | None, left: int | None, path: str | None) -> str | None:
+    if status != RequestStatus.REQUESTED or not needed or needed < 2 or not left or not path:
+        return None
+    if left >= needed:
+        return f"Needs {needed} approvals: {path}"
+    return f"Approval {needed - left + 1} of {needed}: {path}"
+
+
 class CancellationRequest(Base):
     """An invoice cancellation request of an approval clinic and the decision on it."""
 
@@ -229,9 +237,22 @@ class CancellationRequest(Base):
     kind: Mapped[str] = mapped_column(String(20), default=RequestKind.CANCEL, server_default="cancel")
     # When the deciders were reminded (the diagram's Reminder timer): the request is Overdue while it waits.
     overdue_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the diagram's approval policy decided, stored when the request first waits for a decision: how many
+    # Financial Approval steps it needs, how many are still ahead, and those steps' lanes ("Approver or Clinic
+    # administrator, then Clinic administrator"); NULL for requests made before this was recorded.
+    approvals_needed: Mapped[int | None] = mapped_column()
+    approvals_left: Mapped[int | None] = mapped_column()
+    approval_path: Mapped[str | None] = mapped_column(String(500))
 
     invoice: Mapped[Invoice] = relationship(lazy="joined", innerjoin=True)
     requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id], lazy="joined", innerjoin=True)
+
+    @property
+    def approvals_words(self) -> str | None:
+        """While it waits and needs more than one approval: "Needs 2 approvals: Approver or Clinic administrator,
+        then Clinic administrator" before the first, "Approval 2 of 2: Clinic administrator" after it."""
+        return approvals_words(self.status, self.approvals_needed, self.approvals_left, self.approval_path)
+
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id], lazy="joined")
 
 

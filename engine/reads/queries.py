@@ -14,6 +14,7 @@ from engine.accounts.permissions import Permission, require
 from engine.accounts.users import Actor
 from engine.errors import Invalid, NotFound
 from engine.models import AuditEvent, CancellationRequest, Invoice, UserTask
+from engine.models.processes import approvals_words
 from engine.vocabulary import InvoiceStatus, RequestStatus, Screen, UserTaskState
 
 # Financial Approval's Approval Status filter; Approved also lists requests whose invoice was then cancelled.
@@ -299,14 +300,23 @@ def awaiting_approval(session: Session, invoice_ids: list[int]) -> dict[int, str
     """For invoices whose request waits on a Financial Approval step: the lane it waits on."""
     if not invoice_ids:
         return {}
+    r = CancellationRequest
     rows = session.execute(
-        select(UserTask.invoice_id, UserTask.lane).where(
+        select(UserTask.invoice_id, UserTask.lane, r.status, r.approvals_needed, r.approvals_left, r.approval_path)
+        .outerjoin(r, r.instance_id == UserTask.instance_id)
+        .where(
             UserTask.invoice_id.in_(invoice_ids),
             UserTask.state == UserTaskState.READY,
             UserTask.screen == Screen.FINANCIAL_APPROVAL,
         )
     )
-    return {invoice_id: lane for invoice_id, lane in rows}
+    found = {}
+    for invoice_id, lane, status, needed, left, path in rows:
+        words = approvals_words(status, needed, left, path) if status else None
+        if words and left is not None and needed is not None and left < needed:
+            words = f"approval {needed - left + 1} of {needed}"  # the lane says who
+        found[invoice_id] = f"{lane} ({words})" if words else lane
+    return found
 
 
 REQUEST_STATUSES = tuple(RequestStatus)

@@ -12,7 +12,7 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.accounts.roles import ROLES, lane_roles
+from engine.accounts.roles import ROLES, lane_roles, who_words
 from engine.accounts.users import Actor
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.instances import lifecycle
@@ -20,9 +20,9 @@ from engine.instances.context import ActionContext, invoice_facts
 from engine.instances.deciders import SEPARATED_SCREENS
 from engine.models import Invoice, ProcessInstance, User, UserTask
 from engine.reads.offers import active_instance, clinic_process, clinic_processes, not_found, process_for, waiting_words
-from engine.vocabulary import InstanceStatus, InvoiceStatus, Screen, UserTaskState
+from engine.vocabulary import InstanceStatus, InvoiceStatus, RequestStatus, Screen, UserTaskState
 from engine.workflow.catch_events import CatchEvent
-from engine.workflow.forms import validate
+from engine.workflow.forms import FormDef, validate
 from engine.workflow.parsing import LoadedProcess, screen_of
 from engine.workflow.runtime import ready_user_tasks, runtime_of
 
@@ -124,11 +124,12 @@ def _start(session: Session, actor: Actor, invoice: Invoice, step: StepInput) ->
     form = loaded.form(start.name)
     seed = invoice_facts(invoice)
     values = validate(form, step.submitted, seed)
+    was = invoice.status
     ctx, workflow = lifecycle.start(session, actor.user_id, invoice, version, loaded, seed)
     task = next(t for t in ready_user_tasks(workflow) if t.task_spec.name == step.element_id)
     went_through = lifecycle.complete_step(ctx, workflow, task, form, values, None, [])
     _judge_if_reopened(ctx)
-    return Outcome(SAVED if went_through else INCIDENT, invoice, ctx.instance, not went_through)
+    return _outcome(ctx, went_through, was, form, values, deciding=False)
 
 
 def continue_task(ctx: ActionContext, actor: Actor, step: StepInput) -> Outcome:
@@ -152,9 +153,10 @@ def continue_task(ctx: ActionContext, actor: Actor, step: StepInput) -> Outcome:
     task = workflow.get_task_from_id(UUID(row.task_id))
     form = loaded.form(step.element_id)
     values = validate(form, step.submitted, task.data)
+    was = ctx.invoice.status
     went_through = lifecycle.complete_step(ctx, workflow, task, form, values, row, ready)
     _judge_if_reopened(ctx)
-    return Outcome(SAVED if went_through else INCIDENT, ctx.invoice, instance, not went_through)
+    return _outcome(ctx, went_through, was, form, values, deciding=row.screen == Screen.FINANCIAL_APPROVAL)
 
 
 def send_event(ctx: ActionContext, actor: Actor, loaded: LoadedProcess, event: CatchEvent, submitted: dict) -> Outcome:
@@ -180,8 +182,42 @@ def send_event(ctx: ActionContext, actor: Actor, loaded: LoadedProcess, event: C
     form = loaded.form(event.element_id)
     values = validate(form, submitted, {})
     workflow = lifecycle.load(ctx)
+    was = ctx.invoice.status
     went_through = lifecycle.send_event(ctx, workflow, event, form, values, ready)
-    return Outcome(SAVED if went_through else INCIDENT, ctx.invoice, instance, not went_through)
+    return _outcome(ctx, went_through, was, form, values, deciding=False)
+
+
+def _outcome(ctx: ActionContext, went_through: bool, was: str, form: FormDef, values: dict, deciding: bool) -> Outcome:
+    message = _what_happened(ctx, was, form.fields if deciding else (), values) if went_through else INCIDENT
+    return Outcome(message, ctx.invoice, ctx.instance, not went_through)
+
+
+# What the chosen option of a decision step means, for the message after SAVE (other options are named as such).
+DECIDED = {"approve": "Approved", "reject": "Rejected"}
+
+
+def _what_happened(ctx: ActionContext, was: str, decided: tuple, values: dict) -> str:
+    """After a SAVE: what it did and what follows, in the diagram's words ("Approved. Next: Second approval
+    (Clinic administrator)."). `decided`: the fields of a decision step (whose chosen options say what was done)."""
+    invoice, request = ctx.invoice, ctx.known_request
+    if invoice.status != was:
+        now = "cancelled" if invoice.status == InvoiceStatus.CANCELLED else "is open again"
+        done = f"Invoice {invoice.number} {now}"
+    elif request is not None and request.status == RequestStatus.WITHDRAWN:
+        done = f"Request withdrawn: invoice {invoice.number} stays open"
+    else:
+        chosen = [o for f in decided for o in f.options if values.get(f.id) == o.id]
+        done = ", ".join(DECIDED.get(o.id, o.name) for o in chosen) if chosen else SAVED.rstrip(".")
+        if request is not None and request.status == RequestStatus.REJECTED:
+            done += f": invoice {invoice.number} stays open"
+        elif not chosen and request is not None and request.status == RequestStatus.REQUESTED:
+            done = "Request saved"
+    after = [f"{r.name} ({who_words(r.lane)})" for r in ctx.waiting or []]
+    message = f"{done}. Next: {'; '.join(after)}." if after else f"{done}."
+    if request is not None and request.status == RequestStatus.REQUESTED and (request.approvals_needed or 0) > 1:
+        if request.approvals_left == request.approvals_needed:  # nothing decided yet: say it from the start
+            message += f" It needs {request.approvals_needed} approvals: {request.approval_path}."
+    return message
 
 
 def _judge_if_reopened(ctx: ActionContext) -> None:

@@ -177,6 +177,12 @@ class WorkflowRuntime:
         workflow.script_engine = self.script_engine(scope) if scope is not None else self._detached
         return workflow
 
+    def evaluate_quietly(self, expression: str, data: dict[str, Any]) -> Any:
+        """A diagram expression on `data`, with operations that do nothing (for foreseeing a gateway's way)."""
+        functions = {name: _does_nothing for name in self.operations}
+        environment = RestrictedEnvironment(functions, self._code_cache, self.script_time_limit, per_action=True)
+        return environment.evaluate(expression, data)
+
     def preview(self, state_json: str, spec_json: str, task_id: str, choices: list[dict[str, Any]]) -> list[list]:
         """For each set of values: the user tasks that would be ready next if the task were completed with them.
 
