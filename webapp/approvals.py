@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from engine.accounts.permissions import Permission
 from engine.errors import Conflict, Invalid
-from engine.reads import queries
+from engine.reads import decisions, queries
 from engine.usecases import approval
 from engine.vocabulary import RequestStatus
 
@@ -27,26 +27,45 @@ def queue():
         "to": args.get("to", ""),
         "number": args.get("number", "").strip(),
     }
-    errors, page = {}, None
-    try:
-        date_from = queries.parse_day(filters["from"], "From", "from")
-        date_to = queries.parse_day(filters["to"], "To", "to")
-        with uow(read_only=True) as session:
-            page = queries.approval_queue(
-                session,
-                actor(),
-                status=filters["status"],
-                date_from=date_from,
-                date_to=date_to,
-                number=filters["number"],
-                page=small_int(args.get("page")) or 1,
-            )
-            names = approval.reason_names(session, [row.request for row in page.items])
-    except Invalid as exc:
-        errors, names = exc.errors, {}
+    errors, days = {}, {}
+    for field, label in (("from", "From"), ("to", "To")):
+        try:
+            days[field] = queries.parse_day(filters[field], label, field)
+        except Invalid as exc:
+            errors |= exc.errors
+    with uow(read_only=True) as session:
+        page = None
+        while page is None:  # a bad filter is named, and the list shows without it: the table stays
+            try:
+                page = _page(session, filters, days.get("from"), days.get("to"))
+            except Invalid as exc:
+                errors |= exc.errors
+                if "status" in exc.errors:
+                    filters["status"] = RequestStatus.REQUESTED
+                else:
+                    days = {}
+        requests = [row.request for row in page.items]
+        names = approval.reason_names(session, requests)
+        decided = decisions.decisions_of(session, requests) if filters["status"] != RequestStatus.REQUESTED else {}
+        hint = None
+        if not page.items and filters["number"] and filters["status"] in (RequestStatus.REQUESTED, queries.ALL):
+            hint = decisions.why_not_listed(session, actor(), filters["number"])
     return render_template(
-        "approvals/queue.html", page=page, filters=filters, errors=errors, reason_names=names
-    ), 422 if errors else 200
+        "approvals/queue.html", page=page, filters=filters, errors=errors, reason_names=names, decided=decided,
+        hint=hint,
+    ), 422 if errors else 200  # fmt: skip
+
+
+def _page(session, filters: dict, date_from=None, date_to=None):
+    return queries.approval_queue(
+        session,
+        actor(),
+        status=filters["status"],
+        date_from=date_from,
+        date_to=date_to,
+        number=filters["number"],
+        page=small_int(request.args.get("page")) or 1,
+    )
 
 
 @bp.route("/requests/<id:request_id>", methods=["GET", "POST"])

@@ -32,11 +32,12 @@ def invoices():
         filters, errors, status = queries.InvoiceFilters(request.args.get("q", "").strip()), exc.errors, 422
     with uow(read_only=True) as session:
         page = queries.list_invoices(session, actor(), page=_int_arg("page", 1), per_page=20, filters=filters)
-        actions = offers.actions_for_invoices(session, actor(), page.items)
+        ended = offers.ended_requests(session, page.items)
+        actions = offers.actions_for_invoices(session, actor(), page.items, ended)
         awaiting = queries.awaiting_approval(session, [i.id for i in page.items])
     page_html = render_template(
         "billing/invoices.html", page=page, q=filters.q, filters=filters, args=filters.args(), errors=errors,
-        actions=actions, awaiting=awaiting,
+        actions=actions, awaiting=awaiting, ended=ended,
     )  # fmt: skip
     return page_html, status
 

@@ -119,6 +119,7 @@ def withdraw_request(ctx: ActionContext, remarks: str) -> None:
     if request is None or request.status != RequestStatus.REQUESTED:
         raise ValueError("withdraw_request: this instance has no open request to withdraw")
     request.status = RequestStatus.WITHDRAWN
+    request.decided_by_id, request.decided_at, request.decision_remarks = ctx.actor_id, ctx.now, remarks or None
     ctx.invoice.approval_status = RequestStatus.WITHDRAWN
     ctx.audit(AuditAction.REQUEST_WITHDRAWN, remarks=remarks)
     _emit(ctx, EventType.WITHDRAWN, request, remarks)
@@ -210,6 +211,7 @@ def terminate_request(ctx: ActionContext, reason: str | None = None) -> None:
     request = ctx.request()
     if request is not None and request.status in (RequestStatus.REQUESTED, RequestStatus.APPROVED):
         request.status = RequestStatus.TERMINATED
+        request.decided_by_id, request.decided_at, request.decision_remarks = ctx.actor_id, ctx.now, reason or None
         ctx.invoice.approval_status = RequestStatus.TERMINATED
         ctx.audit(AuditAction.APPROVAL_STATUS, status=RequestStatus.TERMINATED)
         tell_requester(

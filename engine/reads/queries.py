@@ -18,7 +18,17 @@ from engine.models.processes import approvals_words
 from engine.vocabulary import InvoiceStatus, RequestStatus, Screen, UserTaskState
 
 # Financial Approval's Approval Status filter; Approved also lists requests whose invoice was then cancelled.
-APPROVAL_STATUSES = (RequestStatus.REQUESTED, RequestStatus.APPROVED, RequestStatus.REJECTED, RequestStatus.COMPLETED)
+# Financial Approval's status filter: each request status, and all of them (Approved lists completed ones too).
+ALL = "all"
+APPROVAL_STATUSES = (
+    RequestStatus.REQUESTED,
+    RequestStatus.APPROVED,
+    RequestStatus.REJECTED,
+    RequestStatus.WITHDRAWN,
+    RequestStatus.TERMINATED,
+    RequestStatus.COMPLETED,
+    ALL,
+)
 MAX_PER_PAGE = 100
 
 
@@ -202,14 +212,14 @@ def approval_queue(
     """Financial Approval: the clinic's requests by approval status and request date, oldest first."""
     require(actor, Permission.DECIDE)
     if status not in APPROVAL_STATUSES:
-        choices = ", ".join(s.capitalize() for s in APPROVAL_STATUSES)
+        choices = ", ".join(s.capitalize() for s in APPROVAL_STATUSES if s != RequestStatus.COMPLETED)
         raise Invalid({"status": f"Approval Status must be one of: {choices}."})
     if date_from and date_to and date_from > date_to:
         raise Invalid({"to": "To must be on or after From."})
     statuses = (RequestStatus.APPROVED, RequestStatus.COMPLETED) if status == RequestStatus.APPROVED else (status,)
-    query = select(CancellationRequest).where(
-        CancellationRequest.clinic_id == actor.clinic_id, CancellationRequest.status.in_(statuses)
-    )
+    query = select(CancellationRequest).where(CancellationRequest.clinic_id == actor.clinic_id)
+    if status != ALL:
+        query = query.where(CancellationRequest.status.in_(statuses))
     if date_from:
         query = query.where(CancellationRequest.requested_at >= day_bounds_utc(date_from, actor.timezone)[0])
     if date_to:

@@ -86,6 +86,11 @@
       });
       row.addEventListener("keydown", function (event) {
         if (event.key === "Enter" || event.key === " ") { event.preventDefault(); select(row); }
+        // From the selected row, Tab goes to More Action (above the table), then on from there as usual.
+        if (event.key === "Tab" && !event.shiftKey && row.getAttribute("aria-selected") === "true" && !button.disabled) {
+          event.preventDefault();
+          button.focus();
+        }
       });
     });
   }

@@ -1,0 +1,78 @@
+"""Issue 15 (5. Financial Approval): one's own request found by number says why it is not listed; the status
+filter has All, Withdrawn and Terminated; decided lists show who decided and when; a From after To keeps the
+table and names the field to fix."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from helpers import latest_request_id, task_url
+
+from engine.db import unit_of_work
+from engine.models import CancellationRequest
+from engine.usecases import instance_admin
+
+QUEUE = "/billing/financial-approval/"
+
+
+def _rows(page_html: str) -> list[str]:
+    body = re.search(r"<tbody>(.*?)</tbody>", page_html, re.S)
+    return re.findall(r'class="invoice-number"[^>]*>([^<]+)<', body.group(1)) if body else []
+
+
+def test_ones_own_request_searched_by_number_says_another_approver_decides_it(web, demo):
+    mine, other = demo.invoice_numbers("NS")[:2]
+    demo.request("supervisor", mine)  # Sam Supervisor is billing staff and approver
+    demo.request("billing", other)
+    supervisor = web("supervisor")
+    page = supervisor.get(f"{QUEUE}?number={mine.lower()}")
+    assert page.status_code == 200
+    text = html.unescape(page.text)
+    assert f"{mine} is your own request: another approver decides it." in text
+    assert "No requested request matches" not in text
+    assert _rows(supervisor.get(f"{QUEUE}?number={other}").text) == [other]  # someone else's is listed
+    demo.decide("approver", other, "approve")  # one approval below 1,000.00: it is decided
+    gone = html.unescape(web("approver").get(f"{QUEUE}?number={other}").text)
+    assert "No requested request matches these filters." in gone
+
+
+def test_status_filter_has_all_withdrawn_and_terminated_and_decided_lists_say_who(web, demo, session_factory):
+    approved, rejected, withdrawn, terminated, waiting = demo.invoice_numbers("NS")[:5]
+    for number in (approved, rejected, withdrawn, terminated, waiting):
+        demo.request("billing", number)
+    demo.decide("approver", approved)
+    demo.decide("approver", rejected, "reject", "Two visits")
+    web("billing").post(task_url(withdrawn, "withdraw_review"), {"withdraw_remarks": "Paid after all"})
+    with unit_of_work(session_factory) as s:
+        instance_id = s.get(CancellationRequest, latest_request_id(session_factory, terminated)).instance_id
+        instance_admin.terminate(s, demo.actor("admin"), instance_id, "Wrong clinic")
+
+    admin = web("admin")
+    listed = {s: _rows(admin.get(f"{QUEUE}?status={s}").text) for s in ("withdrawn", "terminated", "all")}
+    assert listed["withdrawn"] == [withdrawn] and listed["terminated"] == [terminated]
+    assert sorted(listed["all"]) == sorted([approved, rejected, withdrawn, terminated, waiting])
+    page = admin.get(f"{QUEUE}?status=approved").text
+    assert re.search(r'<option value="all"[^>]*>All</option>', page)
+    decided = html.unescape(re.search(r'<td class="decided">(.*?)</td>', page, re.S).group(1))
+    assert "Review request: Approve by Arjun Approver, " in decided
+    rejected_page = html.unescape(admin.get(f"{QUEUE}?status=rejected").text)
+    assert "Review request: Reject by Arjun Approver, " in rejected_page
+    withdrawn_page = html.unescape(admin.get(f"{QUEUE}?status=withdrawn").text)
+    assert "Withdrawn by Bella Billing, " in withdrawn_page
+    assert "Terminated by Ada Admin, " in html.unescape(admin.get(f"{QUEUE}?status=terminated").text)
+
+
+def test_from_after_to_keeps_the_table_and_names_the_field(web, demo):
+    number = demo.invoice_numbers("NS")[0]
+    demo.request("billing", number)
+    approver = web("approver")
+    page = approver.get(f"{QUEUE}?from=2026-12-31&to=2026-01-01")
+    assert page.status_code == 422
+    text = html.unescape(page.text)
+    assert "To must be on or after From." in text
+    assert _rows(page.text) == [number]  # the list shows without the dates
+    assert 'value="2026-12-31"' in page.text and 'value="2026-01-01"' in page.text  # what was typed stays to fix
+    bad = approver.get(f"{QUEUE}?status=maybe")
+    assert bad.status_code == 422 and "Approval Status must be one of" in html.unescape(bad.text)
+    assert _rows(bad.text) == [number]
