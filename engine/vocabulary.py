@@ -27,6 +27,21 @@ class InstanceStatus(StrEnum):
 ACTIVE_INSTANCE_STATUSES = (InstanceStatus.RUNNING, InstanceStatus.INCIDENT)
 
 
+class Outcome(StrEnum):
+    """How an ended instance ended, for people: what happened to the invoice's cancellation."""
+
+    CANCELLED = "cancelled"  # the invoice was cancelled
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    TERMINATED = "terminated"
+    UNDONE = "undone"  # the cancellation was undone: the invoice is open again
+    COMPLETED = "completed"  # ended otherwise (a diagram's other end)
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
 class RequestStatus(StrEnum):
     """A cancellation request; the invoice's approval status repeats the latest request's."""
 

@@ -39,10 +39,12 @@ CONSTRAINTS_0007 = {
     "user_tasks": {"ck_user_tasks_state", "ck_user_tasks_screen"},
     "deployments": {"ck_deployments_outcome"},
 }
-# At head: 0015 adds the billing system's statuses to invoices, 0018 the kind of a request.
+# At head: 0015 adds the billing system's statuses to invoices, 0018 the kind of a request, 0025 the outcome of an
+# instance.
 CONSTRAINTS = CONSTRAINTS_0007 | {
     "invoices": CONSTRAINTS_0007["invoices"] | {"ck_invoices_payment_status", "ck_invoices_claim_status"},
     "cancellation_requests": CONSTRAINTS_0007["cancellation_requests"] | {"ck_cancellation_requests_kind"},
+    "process_instances": CONSTRAINTS_0007["process_instances"] | {"ck_process_instances_outcome"},
 }
 
 

@@ -21,7 +21,9 @@ NEVER = "Available later in the process: submit an Invoice Cancellation Request 
 def _cancel_hint(factory, demo, number: str) -> tuple[bool, str]:
     with unit_of_work(factory, read_only=True) as s:
         invoice = offers.get_invoice(s, demo.actor("billing"), number)
-        cancel = next(a for a in offers.invoice_actions(s, demo.actor("billing"), invoice) if a.name == "Cancel Invoice")
+        cancel = next(
+            a for a in offers.invoice_actions(s, demo.actor("billing"), invoice) if a.name == "Cancel Invoice"
+        )
         return cancel.enabled, cancel.reason
 
 

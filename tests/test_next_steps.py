@@ -32,8 +32,7 @@ def test_a_request_needing_two_approvals_says_so_from_the_start_and_each_save_sa
     demo.set_amount(number, "5000.00")  # approval_policy.dmn: 1,000.00 and more need two approvals
     requested = demo.request("billing", number)
     assert requested.message == (
-        "Request saved. Next: Review request (Approver or Clinic administrator). "
-        f"It needs 2 approvals: {BOTH}."
+        f"Request saved. Next: Review request (Approver or Clinic administrator). It needs 2 approvals: {BOTH}."
     )
     assert _stored(session_factory, number) == (2, 2, BOTH)
     approver = web("approver")

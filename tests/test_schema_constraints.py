@@ -161,6 +161,7 @@ def test_the_migration_and_the_models_say_the_same():
         for table in Base.metadata.sorted_tables
     }
     kinds, deliveries = "'waiting_for_you', 'my_request', 'incident'", "'immediately', 'digest', 'off'"
+    outcomes = "'cancelled', 'rejected', 'withdrawn', 'terminated', 'undone', 'completed'"
     later = {  # added by revisions 0014, 0015, 0017, 0018, 0022 and 0023
         "api_tokens": {("ck_api_tokens_kind", "kind IN ('token', 'key')")},
         "cancellation_requests": {("ck_cancellation_requests_kind", "kind IN ('cancel', 'undo')")},
@@ -177,6 +178,7 @@ def test_the_migration_and_the_models_say_the_same():
             ("ck_notification_preferences_delivery", f"delivery IN ({deliveries})"),
         },
         "mail_messages": {("ck_mail_messages_status", "status IN ('pending', 'sent', 'failed')")},
+        "process_instances": {("ck_process_instances_outcome", f"outcome IS NULL OR outcome IN ({outcomes})")},
         "invoices": {
             ("ck_invoices_payment_status", "payment_status IN ('unpaid', 'partially_paid', 'paid')"),
             ("ck_invoices_claim_status", "claim_status IN ('none', 'submitted', 'accepted')"),

@@ -58,7 +58,7 @@ def test_2_a_changed_dmn_threshold_routes_just_below_and_just_above(analyst, web
         billing.post(task_url(number, "request_cancellation"), {"reason": "other", "remarks": "x"})
         assert approver.post(review_url(session_factory, number), {"decision": "approve"}).status_code == 302
     assert approval_cell(billing, below) == "Approved"
-    assert approval_cell(billing, above) == "Requested — awaiting Clinic administrator"
+    assert approval_cell(billing, above) == "Requested — awaiting Clinic administrator (approval 2 of 2)"
 
 
 def test_3_the_review_moved_to_another_lane_goes_to_that_roles_queue(analyst, web, demo):

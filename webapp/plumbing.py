@@ -25,6 +25,7 @@ from werkzeug.routing import IntegerConverter
 
 from engine.accounts.roles import ROLES
 from engine.db import unit_of_work
+from engine.reads.monitoring import age_words
 from engine.vocabulary import RequestStatus
 
 csrf = CSRFProtect()
@@ -117,6 +118,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["approval_label"] = lambda s: APPROVAL_LABELS.get(s or "", "")
     app.jinja_env.globals["ROLES"] = ROLES
     app.jinja_env.filters["audit_pair"] = lambda event: (event, event.details_dict)
+    app.jinja_env.filters["age"] = lambda since: age_words(since) if since else ""
 
     @app.before_request
     def refuse_nul_characters():

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from engine.errors import Conflict
 from engine.models import Invoice, ProcessInstance, ProcessVersion, Timer, UserTask
-from engine.vocabulary import AuditAction, InstanceStatus, TimerStatus
+from engine.vocabulary import AuditAction, InstanceStatus, Outcome, TimerStatus
 from engine.workflow.catch_events import CatchEvent
 from engine.workflow.forms import FormDef
 from engine.workflow.parsing import LoadedProcess
@@ -218,6 +218,7 @@ def terminate(ctx: ActionContext, reason: str) -> None:
     workflow = load(ctx)
     workflow.cancel()
     _set_status(ctx, InstanceStatus.TERMINATED)
+    ctx.instance.ended_reason = reason
     _save(ctx, workflow)
     ctx.audit(AuditAction.INSTANCE_TERMINATED, reason=reason)
 
@@ -288,6 +289,10 @@ def _set_status(ctx: ActionContext, status: InstanceStatus) -> None:
     instance.status = status
     ended = status in (InstanceStatus.COMPLETED, InstanceStatus.TERMINATED)
     instance.completed_at = ctx.now if ended else None
+    if status == InstanceStatus.TERMINATED:
+        instance.outcome = Outcome.TERMINATED
+    elif status == InstanceStatus.COMPLETED and instance.outcome is None:
+        instance.outcome = Outcome.COMPLETED  # an end of the diagram no operation named (operations set theirs)
     if status != InstanceStatus.TERMINATED:  # a terminated instance keeps what had stopped it
         instance.incident_element = instance.incident_message = instance.incident_at = None
 

@@ -20,6 +20,7 @@ from engine.vocabulary import (
     AuditAction,
     EventType,
     InvoiceStatus,
+    Outcome,
     RequestKind,
     RequestStatus,
     Screen,
@@ -66,11 +67,15 @@ def record_decision(ctx: ActionContext, decision: str, remarks: str | None = Non
     request.decided_at = ctx.now
     request.decision_remarks = remarks or None
     if request.kind == RequestKind.UNDO:  # the invoice's own approval status stays; its history tells
+        if decision == "reject":
+            ctx.instance.outcome = Outcome.REJECTED
         ctx.audit(AuditAction.UNDO_DECIDED, status=request.status, remarks=remarks or None)
         _emit(ctx, EventType.UNDO_APPROVED if decision == "approve" else EventType.UNDO_REJECTED, request, remarks)
         _tell_decision(ctx, request, decision, remarks)
         return
     ctx.invoice.approval_status = request.status
+    if decision == "reject":
+        ctx.instance.outcome = Outcome.REJECTED
     ctx.audit(AuditAction.APPROVAL_STATUS, status=request.status)
     _emit(ctx, EventType.APPROVED if decision == "approve" else EventType.REJECTED, request, remarks or None)
     _tell_decision(ctx, request, decision, remarks)
@@ -93,6 +98,7 @@ def cancel_invoice(ctx: ActionContext, remarks: str | None = None) -> None:
     if ctx.invoice.status == InvoiceStatus.CANCELLED:
         raise ValueError("the invoice is already cancelled")
     ctx.invoice.status = InvoiceStatus.CANCELLED
+    ctx.instance.outcome = Outcome.CANCELLED
     ctx.invoice.cancelled_at = ctx.now
     ctx.invoice.cancelled_by_id = ctx.actor_id
     ctx.invoice.cancel_remarks = remarks or None
@@ -119,6 +125,7 @@ def withdraw_request(ctx: ActionContext, remarks: str) -> None:
     if request is None or request.status != RequestStatus.REQUESTED:
         raise ValueError("withdraw_request: this instance has no open request to withdraw")
     request.status = RequestStatus.WITHDRAWN
+    ctx.instance.outcome = Outcome.WITHDRAWN
     request.decided_by_id, request.decided_at, request.decision_remarks = ctx.actor_id, ctx.now, remarks or None
     ctx.invoice.approval_status = RequestStatus.WITHDRAWN
     ctx.audit(AuditAction.REQUEST_WITHDRAWN, remarks=remarks)
@@ -155,6 +162,7 @@ def reopen_invoice(ctx: ActionContext, remarks: str | None = None) -> None:
     if ctx.invoice.status != InvoiceStatus.CANCELLED:
         raise ValueError("reopen_invoice: the invoice is not cancelled")
     ctx.invoice.status = InvoiceStatus.OPEN
+    ctx.instance.outcome = Outcome.UNDONE
     ctx.invoice.cancelled_at = ctx.invoice.cancelled_by_id = ctx.invoice.cancel_remarks = None
     ctx.invoice.approval_status = None
     ctx.invoice.blockers_version_id = None  # judged again with today's table before the action ends

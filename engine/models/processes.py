@@ -21,6 +21,7 @@ from engine.vocabulary import (
     ACTIVE_INSTANCE_STATUSES,
     DeploymentOutcome,
     InstanceStatus,
+    Outcome,
     RequestKind,
     RequestStatus,
     Screen,
@@ -69,6 +70,7 @@ class ProcessInstance(Base):
     __tablename__ = "process_instances"
     __table_args__ = (
         CheckConstraint(f"status IN ({sql_in(InstanceStatus)})", name="ck_process_instances_status"),
+        CheckConstraint(f"outcome IS NULL OR outcome IN ({sql_in(Outcome)})", name="ck_process_instances_outcome"),
         # At most one active lifecycle per invoice: duplicate submissions cannot both start one.
         Index(
             "uq_active_instance_per_invoice",
@@ -113,6 +115,9 @@ class ProcessInstance(Base):
     # The earliest due time of its waiting timers (timers table), None without any: an action on an instance
     # without timers reads no timer row.
     next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # How it ended (engine.vocabulary.Outcome), and why when an administrator terminated it.
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    ended_reason: Mapped[str | None] = mapped_column(Text)
     revision: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": revision}

@@ -91,7 +91,9 @@ def instance_detail(session: Session, actor: Actor, instance_id: int) -> Instanc
     """Everything the instance page shows."""
     instance = get_instance(session, actor, instance_id)
     version = instance.version
-    workflow = runtime_of(session).load_workflow(instance.state_json, version.spec_json)
+    runtime = runtime_of(session)
+    workflow = runtime.load_workflow(instance.state_json, version.spec_json)
+    loaded = runtime.spec_of(version)
     xml = version.bpmn_xml
     by_state: dict[str, set[str]] = {Marking.READY: set(), Marking.COMPLETED: set(), Marking.FAILED: set()}
     rows = {
@@ -114,7 +116,7 @@ def instance_detail(session: Session, actor: Actor, instance_id: int) -> Instanc
         row = rows.get(str(task.id))
         if state == Marking.FUTURE or (state == Marking.CANCELLED and row is None):
             continue
-        lines.append(_line(spec, state, row, users.get(row.completed_by_id) if row else None))
+        lines.append(_line(spec, state, row, users.get(row.completed_by_id) if row else None, loaded))
     events = list(
         session.scalars(select(AuditEvent).where(AuditEvent.instance_id == instance.id).order_by(AuditEvent.id))
     )
@@ -154,7 +156,21 @@ def _no_one(session: Session, instance: ProcessInstance, rows: list[UserTask]) -
     return found
 
 
-def _line(spec, state: Marking, row: UserTask | None, completer: User | None) -> TaskLine:
+def _shown(loaded, element_id: str, values: dict) -> dict:
+    """A step's stored values as the form showed them: field labels, option names ("Decision: Approve")."""
+    try:
+        form = loaded.form(element_id)
+    except (KeyError, ValueError, AttributeError):
+        return values
+    fields = {f.id: f for f in form.fields}
+    shown = {}
+    for key, value in values.items():
+        field = fields.get(key)
+        shown[field.label if field else key] = field.option_name(value) if field else value
+    return shown
+
+
+def _line(spec, state: Marking, row: UserTask | None, completer: User | None, loaded) -> TaskLine:
     return TaskLine(
         element_id=spec.bpmn_id,
         name=spec.bpmn_name or spec.bpmn_id,
@@ -163,7 +179,7 @@ def _line(spec, state: Marking, row: UserTask | None, completer: User | None) ->
         lane=spec.lane,
         completed_by=f"{completer.full_name} ({completer.username})" if completer else None,
         completed_at=row.completed_at if row else None,
-        values=row.values if row else {},
+        values=_shown(loaded, spec.bpmn_id, row.values) if row and row.values else {},
     )
 
 

@@ -19,7 +19,7 @@ from engine.accounts.roles import role_names
 from engine.accounts.users import Actor
 from engine.errors import Invalid
 from engine.models import Invoice, NoOneMayDecide, ProcessInstance, ProcessVersion, User, utcnow
-from engine.vocabulary import InstanceStatus
+from engine.vocabulary import InstanceStatus, Outcome
 
 from .queries import MAX_PER_PAGE, Page, day_bounds_utc
 
@@ -65,6 +65,13 @@ class InstanceRow:
     business_key: str = ""
     started_by_username: str = ""
     no_one_may_decide: bool = False
+    outcome: str | None = None
+    ended_at: datetime | None = None
+    ended_reason: str | None = None
+
+    @property
+    def outcome_label(self) -> str:
+        return Outcome(self.outcome).label if self.outcome in set(Outcome) else ""
 
     @property
     def status_label(self) -> str:
@@ -136,6 +143,9 @@ def _query(actor: Actor, filters: InstanceFilters) -> Select:
             ProcessInstance.business_key,
             starter.username,
             select(NoOneMayDecide.instance_id).where(NoOneMayDecide.instance_id == ProcessInstance.id).exists(),
+            ProcessInstance.outcome,
+            ProcessInstance.completed_at,
+            ProcessInstance.ended_reason,
         )
         .join(Invoice, Invoice.id == ProcessInstance.invoice_id)
         .join(ProcessVersion, ProcessVersion.id == ProcessInstance.process_version_id)
@@ -203,10 +213,20 @@ class Overview:
     def oldest_waiting_age(self) -> str:
         if self.oldest_waiting_since is None:
             return "nothing waits"
-        seconds = int((utcnow() - self.oldest_waiting_since).total_seconds())
-        days, rest = divmod(max(seconds, 0), 86400)
-        hours, rest = divmod(rest, 3600)
-        return f"{days} d {hours} h" if days else f"{hours} h {rest // 60} min"
+        return age_words(self.oldest_waiting_since)
+
+
+def age_words(since: datetime, now: datetime | None = None) -> str:
+    """How long something has waited, as people say it: "less than a minute", "20 min", "3 h 20 min", "1 day",
+    "2 days" (whole days from one day on: the hours no longer matter)."""
+    seconds = max(int(((now or utcnow()) - since).total_seconds()), 0)
+    days, rest = divmod(seconds, 86400)
+    hours, minutes = rest // 3600, rest % 3600 // 60
+    if days:
+        return f"{days} day{'s' if days != 1 else ''}"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{minutes} min" if minutes else "less than a minute"
 
 
 def overview(session: Session, actor: Actor) -> Overview:
@@ -255,6 +275,9 @@ CSV_HEADER = [
     "Started at (UTC)",
     "Incident at",
     "No one may decide",
+    "Outcome",
+    "Ended at (UTC)",
+    "Termination reason",
 ]
 
 
@@ -289,6 +312,9 @@ def export_csv(session: Session, actor: Actor, filters: InstanceFilters) -> Iter
                     r.started_at,
                     r.incident_element,
                     "yes" if r.no_one_may_decide else "",
+                    r.outcome_label,
+                    r.ended_at,
+                    r.ended_reason,
                 )
             ]
         )

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, Select, func, literal, literal_column, or_
 from sqlalchemy.orm import Session, aliased
 
 from engine.accounts.permissions import Permission, require
+from engine.accounts.roles import who_words
 from engine.accounts.users import Actor
 from engine.errors import Invalid, NotFound
 from engine.models import AuditEvent, CancellationRequest, Invoice, UserTask
@@ -173,6 +174,19 @@ def list_invoices(
     return paginate(session, query, page, per_page)
 
 
+def has_approval_status(session: Session, actor: Actor) -> bool:
+    """Whether an invoice of the actor's clinic has an approval status (the invoice list shows the column from then
+    on). An invoice gets one only through a cancellation request, so the clinic's requests (indexed) lead: a clinic
+    that never requested a cancellation answers at once, without reading its invoices."""
+    r = CancellationRequest
+    with_status = (
+        select(r.id)
+        .join(Invoice, Invoice.id == r.invoice_id)
+        .where(r.clinic_id == actor.clinic_id, Invoice.approval_status.is_not(None))
+    )
+    return bool(session.scalar(select(with_status.exists())))
+
+
 def parse_day(value: str | None, label: str, field: str) -> date | None:
     if not value:
         return None
@@ -325,7 +339,8 @@ def awaiting_approval(session: Session, invoice_ids: list[int]) -> dict[int, str
         words = approvals_words(status, needed, left, path) if status else None
         if words and left is not None and needed is not None and left < needed:
             words = f"approval {needed - left + 1} of {needed}"  # the lane says who
-        found[invoice_id] = f"{lane} ({words})" if words else lane
+        who = who_words(lane)  # "Approver or Clinic administrator", as the messages after SAVE say it
+        found[invoice_id] = f"{who} ({words})" if words else who
     return found
 
 

@@ -64,8 +64,11 @@ def terminate(page: Page, reason: str) -> int:
     """Fill the Terminate form's Reason and submit it; returns the HTTP status of the form's answer."""
     form = page.get_by_role("region", name="Terminate")
     form.get_by_label("Reason").fill(reason)
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))  # Terminate asks first
     with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/terminate")) as answer:
         form.get_by_role("button", name="Terminate").click()
+    assert asked and asked[0].startswith("Terminate instance ") and "cannot be undone" in asked[0]
     return answer.value.status
 
 
@@ -177,7 +180,7 @@ def test_admin_sees_waiting_task_highlighted_and_terminates_another(page: Page, 
     expect(page).to_have_url(INVOICE_LIST)
     invoices = page.get_by_role("table", name="Invoices")
     terminated_row = invoices.get_by_role("row").filter(has=page.get_by_role("link", name=other, exact=True))
-    expect(cell(terminated_row, "Approval Status")).to_have_text("Terminated")
+    expect(cell(terminated_row, "Approval Status")).to_have_text(f"Terminated — “{TERMINATE_REASON}”")  # and why
     expect(cell(terminated_row, "Status")).to_have_text("Open")
     still_requested = invoices.get_by_role("row").filter(has=page.get_by_role("link", name=first, exact=True))
     expect(cell(still_requested, "Approval Status")).to_have_text(REQUESTED)

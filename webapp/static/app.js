@@ -96,6 +96,12 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    // A form that ends something for good asks first (its data-confirm says what happens).
+    document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+      });
+    });
     document.querySelectorAll(".more-action").forEach(setupMenu);
     const table = document.querySelector("table.selectable");
     const listMenu = document.getElementById("list-more-action");
