@@ -103,7 +103,7 @@ def test_a_runaway_script_is_an_incident_that_keeps_the_users_input(demo, sessio
     number = demo.invoice_numbers("NS")[0]
     started = time.monotonic()
     outcome = demo.request("billing", number, remarks="kept")
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 20  # stopped after its 1 s, not run forever (generous: a loaded machine)
     assert outcome.incident
     with unit_of_work(session_factory) as s:
         instance = s.scalar(select(ProcessInstance))
