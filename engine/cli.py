@@ -165,7 +165,7 @@ def _validate(directory: Path, operations: frozenset[str]) -> int:
         for problem in exc.problems:
             print(problem.message, file=sys.stderr)
         return 1
-    print(f"{len(loaded)} processes valid in {directory}")
+    print(f"{len(loaded)} process{'es' if len(loaded) != 1 else ''} valid in {directory}")
     return 0
 
 

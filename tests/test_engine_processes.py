@@ -126,13 +126,13 @@ POLICY = "approval_policy.dmn"
             REQUEST,
             'camunda:decisionRef="approval_policy"',
             'camunda:decisionRef="policy_v9"',
-            'decide_approvals: No DMN Diagram available with id "policy_v9"',
+            "decide_approvals: the business rule task uses the decision 'policy_v9', which no DMN file defines",
         ),
         (
             REQUEST,
             ' default="flow_one_approval"',
             "",
-            "flow_one_approval: Non-default exclusive outgoing sequence flow without condition",
+            "flow_one_approval: the flow leaving gateway 'approvals_gateway' has no condition and is not its default",
         ),
         (
             REQUEST,

@@ -333,7 +333,7 @@ def deploy(session: Session, actor: Actor, filename: str, data: bytes) -> Deploy
         processes = validate_upload(session, source)
     except ProcessesInvalid as exc:
         raise Invalid({"file": "\n".join(p.message for p in exc.problems)}) from None
-    if not processes:
+    if not processes:  # a BPMN file without an executable process is refused by the validation above
         raise Invalid({"file": f"{source.name} is used by no process: deploy the BPMN file that uses it first."})
     deployments, was_latest = [], {}
     runtime = runtime_of(session)

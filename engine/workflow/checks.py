@@ -1,6 +1,6 @@
 """Checks on the diagrams' XML that neither the XSD nor SpiffWorkflow's parser makes.
 
-Each returns (element id, message) pairs; processes.py turns them into `path:line: element-id: message`.
+Each returns (element id, message) pairs; parsing.py and prechecks.py turn them into `path:line: element-id: message`.
 """
 
 from __future__ import annotations
@@ -61,20 +61,24 @@ def unreachable(process) -> list[tuple[str, str]]:
 
 
 def gateway_conditions(process) -> list[tuple[str, str]]:
-    """Every outgoing flow of an exclusive gateway with several has a condition, or is the default."""
+    """Every outgoing flow of an exclusive or inclusive gateway with several has a condition, or is the default
+    (SpiffWorkflow's own message, "Non-default exclusive outgoing sequence flow without condition", names no fix)."""
     problems = []
     flows = {f.get("id"): f for f in _flows(process)}
-    for gateway in process.xpath(".//bpmn:exclusiveGateway", namespaces=NS):
+    for gateway in process.xpath(".//bpmn:exclusiveGateway | .//bpmn:inclusiveGateway", namespaces=NS):
         outgoing = [flows[f.get("id")] for f in flows.values() if f.get("sourceRef") == gateway.get("id")]
         if len(outgoing) < 2:
             continue
+        always = " (True to take it always)" if _local(gateway) == "inclusiveGateway" else ""
         for flow in outgoing:
-            has_condition = flow.find(f"{{{BPMN}}}conditionExpression") is not None
-            if not has_condition and gateway.get("default") != flow.get("id"):
-                problems.append(
-                    (flow.get("id"), f"the flow leaving gateway '{gateway.get('id')}' has no condition and is not "
-                     "its default: add a condition or make it the default flow")
-                )  # fmt: skip
+            condition = flow.find(f"{{{BPMN}}}conditionExpression")
+            if (condition is not None and (condition.text or "").strip()) or gateway.get("default") == flow.get("id"):
+                continue
+            what = "no condition" if condition is None else "an empty condition"
+            problems.append(
+                (flow.get("id"), f"the flow leaving gateway '{gateway.get('id')}' has {what} and is not its default: "
+                 f"add a condition{always} or make it the default flow")
+            )  # fmt: skip
     return problems
 
 

@@ -9,23 +9,22 @@ import ast
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lxml import etree
 from SpiffWorkflow.bpmn.parser import BpmnValidator
-from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
 from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
-from SpiffWorkflow.camunda.parser import CamundaParser
 
 from engine.accounts.roles import lane_roles
 from engine.errors import ProcessDefinitionError, ProcessesInvalid
 from engine.vocabulary import Screen
 
-from . import blockers, checks
+from . import blockers, checks, prechecks
 from .catch_events import CatchEvent, ProductParser, catch_events
-from .checks import BPMN
+from .dmn_checks import check_dmn, check_unique_decisions
 from .forms import SUPPORTED_CONSTRAINTS, SUPPORTED_TYPES, FormDef, describe_form
 from .identity import canonical_text, content_hash  # noqa: F401 - also imported from here
+from .parser_messages import check_schema, parser_errors
 from .scripting import HELPERS, ScriptRefused, compile_expression, compile_script
+from .sources import MAX_FILE_BYTES, Source, line_of, read, read_directory  # noqa: F401 - also imported from here
 from .timer_checks import check_timer
 
 PROCESSES_DIR = Path(__file__).resolve().parents[2] / "processes"
@@ -73,152 +72,83 @@ class LoadedProcess:
         return [s for s in self.spec.task_specs.values() if getattr(s, "manual", False)]
 
 
-def _line_of(tree, element_id: str | None) -> int | None:
-    if not element_id:
-        return None
-    found = tree.xpath("//*[@id=$id]", id=element_id)
-    return found[0].sourceline if found else None
+def parse_sources(sources: list[Source], operations: set[str], *, deployed: bool = False) -> dict[str, LoadedProcess]:
+    """Every process of the BPMN sources, each with the DMN sources it uses; ProcessesInvalid lists problems.
 
-
-def _id_at_line(tree, line: int | None) -> str | None:
-    if not line:
-        return None
-    for element in tree.iter():
-        if element.sourceline == line and isinstance(element.tag, str):
-            return element.get("id") or etree.QName(element).localname
-    return None
-
-
-@dataclass(frozen=True)
-class Source:
-    name: str  # the file name stored with a version
-    label: str  # how problems name the file (its path)
-    text: str
-
-
-MAX_FILE_BYTES = 1_000_000
-_DMN_NAMESPACES = ("https://www.omg.org/spec/DMN/", "http://www.omg.org/spec/DMN/")
-
-
-def _parse_text(text: str, label: str):
-    if len(text.encode()) > MAX_FILE_BYTES:
-        raise ProcessDefinitionError(label, None, None, "the file is over 1 MB: is it really a diagram?")
-    try:
-        return etree.fromstring(text.encode())  # noqa: S320 - analysts' files, no entities resolved
-    except etree.XMLSyntaxError as exc:
-        raise ProcessDefinitionError(label, exc.lineno, None, f"the file is not well-formed XML: {exc.msg}") from None
-
-
-def _kind(root) -> str | None:
-    qname = etree.QName(root)
-    if qname.localname != "definitions":
-        return None
-    if qname.namespace == BPMN:
-        return "bpmn"
-    if qname.namespace and qname.namespace.startswith(_DMN_NAMESPACES):
-        return "dmn"
-    return None
-
-
-def _read(source: Source):
-    root = _parse_text(source.text, source.label)
-    kind = _kind(root)
-    expected = "dmn" if source.name.lower().endswith(".dmn") else "bpmn"
-    if kind != expected:
-        what = {"bpmn": "a BPMN 2.0", "dmn": "a DMN"}[expected]
-        raise ProcessDefinitionError(
-            source.label, root.sourceline, None, f"the file is not {what} file (its root is <{root.tag}>)"
-        )
-    return root
-
-
-def _check_dmn(source: Source, root) -> dict[str, tuple[set[str], set[str]]]:
-    parser = CamundaParser(validator=validator())
-    try:
-        parser.add_dmn_xml(root, filename=source.label)
-        for dmn in parser.dmn_parsers.values():
-            dmn.parse()
-    except ValidationException as exc:
-        line = exc.line_number or _line_of(root.getroottree(), exc.id)
-        element = exc.id or _id_at_line(root.getroottree(), line)
-        raise ProcessDefinitionError(source.label, line, element, str(exc).split("\n")[0]) from None
-    for element_id, message in checks.unique_overlaps(root):
-        raise ProcessDefinitionError(source.label, _line_of(root.getroottree(), element_id), element_id, message)
-    return checks.dmn_decisions(root)
-
-
-def _check_unique_decisions(source: Source, root, decisions: dict, dmns: list) -> None:
-    """Two files deciding under one id would silently shadow each other in the parser."""
-    for other, _root, found in dmns:
-        for decision_id in decisions.keys() & found.keys():
-            raise ProcessDefinitionError(
-                source.label,
-                _line_of(root.getroottree(), decision_id),
-                decision_id,
-                f"the decision id is already used in {other.name}: give this decision another id",
-            )
-
-
-def parse_sources(sources: list[Source], operations: set[str]) -> dict[str, LoadedProcess]:
-    """Every process of the BPMN sources, each with the DMN sources it uses; ProcessesInvalid lists problems."""
+    deployed: the files of a stored version, checked when they were deployed. The checks made before parsing are
+    not made again, so that a version instances run on still loads when a later release adds a refusal.
+    """
     problems: list[ProcessDefinitionError] = []
     dmns: list[tuple[Source, object, dict]] = []
     bpmns: list[tuple[Source, object]] = []
+    broken_dmns: list[str] = []
     for source in sources:
         try:
-            root = _read(source)
-            if source.name.lower().endswith(".dmn"):
-                decisions = _check_dmn(source, root)
-                _check_unique_decisions(source, root, decisions, dmns)
+            root = read(source)
+            if source.is_dmn:
+                decisions = check_dmn(source, root)
+                check_unique_decisions(source, root, decisions, dmns)
                 dmns.append((source, root, decisions))
             else:
                 bpmns.append((source, root))
         except ProcessDefinitionError as exc:
             problems.append(exc)
+            broken_dmns += [source.name] if source.is_dmn else []
     processes: dict[str, LoadedProcess] = {}
     for source, root in bpmns:
         try:
-            for loaded in _parse_bpmn(source, root, dmns, operations):
+            for loaded in _parse_bpmn(source, root, dmns, broken_dmns, operations, deployed):
+                _check_unique_process(source, root, loaded.process_id, processes)
                 processes[loaded.process_id] = loaded
         except ProcessDefinitionError as exc:
             problems.append(exc)
+        except ProcessesInvalid as exc:
+            problems += exc.problems
     if problems:
         raise ProcessesInvalid(problems)
     return processes
 
 
-def _parse_bpmn(source: Source, root, dmns, operations: set[str]) -> list[LoadedProcess]:
+def _check_unique_process(source: Source, root, process_id: str, processes: dict[str, LoadedProcess]) -> None:
+    """Two files with one process id would silently shadow each other (a copy saved beside the original)."""
+    if process_id in processes:
+        other = next(name for name in processes[process_id].files if not name.lower().endswith(".dmn"))
+        message = f"the process id is already used in {other}: give this process another id, or remove the copy"
+        raise ProcessDefinitionError(source.label, line_of(root.getroottree(), process_id), process_id, message)
+
+
+def _parse_bpmn(source: Source, root, dmns, broken_dmns, operations: set[str], deployed: bool) -> list[LoadedProcess]:
     tree = root.getroottree()
-    parser = ProductParser(validator=validator())
+    validator().preprocess(tree)
+    check_schema(source.label, tree, validator().validator)
+    decisions = {d: (src, io) for src, _root, found in dmns for d, io in found.items()}
+    if deployed:
+        process_ids = prechecks.executable_ids(root)
+    else:
+        process_ids, problems = prechecks.bpmn_problems(root, set(decisions), broken_dmns)
+        if problems:
+            raise ProcessesInvalid([ProcessDefinitionError(source.label, *problem) for problem in problems])
+    parser = ProductParser()  # no validator: the files were checked against the XSDs above and in check_dmn
     for dmn_source, dmn_root, _decisions in dmns:
         parser.add_dmn_xml(dmn_root, filename=dmn_source.name)
-    try:
+    with parser_errors(source.label, tree, (root.sourceline, None)):
         parser.add_bpmn_xml(tree, filename=source.label)
-    except ValidationException as exc:
-        line = exc.line_number or _line_of(tree, exc.id)
-        element = exc.id or _id_at_line(tree, line)
-        raise ProcessDefinitionError(source.label, line, element, str(exc).split("\n")[0]) from None
-    decisions = {d: (src, io) for src, _root, found in dmns for d, io in found.items()}
     loaded = []
-    for process_id in parser.get_process_ids():
-        try:
+    for process_id in process_ids:
+        with parser_errors(source.label, tree, (line_of(tree, process_id), process_id)):
             spec = parser.get_spec(process_id)
             subprocess_specs = parser.get_subprocess_specs(process_id)
-        except ValidationException as exc:
-            raise ProcessDefinitionError(
-                source.label, _line_of(tree, exc.id), exc.id, str(exc).split("\n")[0]
-            ) from None
-        _check_process(tree, source.label, process_id, spec, operations)
+        _check_process(tree, source.label, spec, operations)
         used = _check_xml(tree, source.label, process_id, decisions)
         process = tree.xpath("//bpmn:process[@id=$id]", id=process_id, namespaces=checks.NS)[0]
         try:
             blockers_task = blockers.checked_task(process, spec)
         except blockers.TableFailed as exc:
-            raise ProcessDefinitionError(source.label, _line_of(tree, exc.element), exc.element, exc.message) from None
+            raise ProcessDefinitionError(source.label, line_of(tree, exc.element), exc.element, exc.message) from None
         try:
             first_task = first_user_task_name(spec)
         except ValueError as exc:
-            raise ProcessDefinitionError(source.label, _line_of(tree, process_id), process_id, str(exc)) from None
+            raise ProcessDefinitionError(source.label, line_of(tree, process_id), process_id, str(exc)) from None
         events = _check_events(tree, source.label, process, spec)
         files = {source.name: source.text} | {s.name: s.text for s in used}
         digest = content_hash(files)
@@ -230,15 +160,14 @@ def _parse_bpmn(source: Source, root, dmns, operations: set[str]) -> list[Loaded
 
 
 def _check_xml(tree, label: str, process_id: str, decisions: dict) -> list[Source]:
-    """Reachability, gateway conditions, and the DMN tables the process uses; returns those DMN sources."""
+    """Reachability, and the DMN tables the process uses (each reads what earlier steps set); returns those files."""
     process = tree.xpath("//bpmn:process[@id=$id]", id=process_id, namespaces=checks.NS)[0]
-    problems = checks.unreachable(process) + checks.gateway_conditions(process)
+    problems = checks.unreachable(process)
     used: list[Source] = []
     outputs = {d: io[1] for d, (_src, io) in decisions.items()}
     for task in process.xpath(".//bpmn:businessRuleTask", namespaces=checks.NS):
         ref = task.get(f"{{{checks.CAMUNDA}}}decisionRef")
-        if ref not in decisions:
-            problems.append((task.get("id"), f"the decision table '{ref}' is in no DMN file of processes/"))
+        if ref not in decisions:  # said before parsing (prechecks.rule_tasks)
             continue
         dmn_source, (inputs, _outputs) = decisions[ref]
         if dmn_source not in used:
@@ -249,24 +178,21 @@ def _check_xml(tree, label: str, process_id: str, decisions: dict) -> list[Sourc
                 (task.get("id"), f"the decision table '{ref}' reads {', '.join(missing)}, which no earlier step sets")
             )
     for element_id, message in problems:
-        raise ProcessDefinitionError(label, _line_of(tree, element_id), element_id, message)
+        raise ProcessDefinitionError(label, line_of(tree, element_id), element_id, message)
     return used
 
 
 def parse_files(files: dict[str, str], operations: set[str]) -> dict[str, LoadedProcess]:
     """Parse a stored version's files (its BPMN file and the DMN files it uses)."""
-    return parse_sources([Source(name, name, text) for name, text in files.items()], operations)
+    return parse_sources([Source(name, name, text) for name, text in files.items()], operations, deployed=True)
 
 
-def _check_process(tree, label: str, process_id: str, spec, operations: set[str]) -> None:
-    process = tree.xpath("//bpmn:process[@id=$id]", id=process_id, namespaces=checks.NS)
-    if process and process[0].get("isExecutable") != "true":
-        raise ProcessDefinitionError(label, process[0].sourceline, process_id, "the process must be marked executable")
+def _check_process(tree, label: str, spec, operations: set[str]) -> None:
     for task_spec in spec.task_specs.values():
         try:
             _check_task(task_spec, operations)
         except ValueError as exc:
-            raise ProcessDefinitionError(label, _line_of(tree, task_spec.name), task_spec.name, str(exc)) from None
+            raise ProcessDefinitionError(label, line_of(tree, task_spec.name), task_spec.name, str(exc)) from None
 
 
 def _check_task(task_spec, operations: set[str]) -> None:
@@ -308,7 +234,7 @@ def _check_events(tree, label: str, process, spec) -> dict:
                 _check_form(spec.task_specs[event.element_id].form)
     except ValueError as exc:
         bad = next((n.get("id") for n in process.xpath(".//bpmn:boundaryEvent", namespaces=checks.NS)), None)
-        raise ProcessDefinitionError(label, _line_of(tree, bad), bad, str(exc)) from None
+        raise ProcessDefinitionError(label, line_of(tree, bad), bad, str(exc)) from None
     return found
 
 
@@ -371,20 +297,6 @@ def first_user_task_name(spec) -> str:
 def screen_of(task_spec) -> Screen | str:
     """Where a user task is done: the diagram's `screen` property, else the invoice screen."""
     return (getattr(task_spec, "extensions", None) or {}).get("screen", Screen.INVOICE)
-
-
-def read_directory(directory: Path) -> tuple[list[Source], list[ProcessDefinitionError]]:
-    """The folder's .bpmn and .dmn files, and a problem for each one that cannot be read as UTF-8 text."""
-    sources, problems = [], []
-    for path in sorted([*directory.glob("*.bpmn"), *directory.glob("*.dmn")]):
-        try:
-            sources.append(Source(path.name, str(path), path.read_text(encoding="utf-8")))
-        except UnicodeDecodeError as exc:
-            message = f"the file is not UTF-8 text (byte {exc.start}): save it from the modeller as UTF-8 XML"
-            problems.append(ProcessDefinitionError(str(path), None, None, message))
-        except OSError as exc:
-            problems.append(ProcessDefinitionError(str(path), None, None, f"the file cannot be read: {exc.strerror}"))
-    return sources, problems
 
 
 def load_directory(directory: Path, operations: set[str]) -> dict[str, LoadedProcess]:
