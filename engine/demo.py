@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import random
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .accounts.users import hash_password
-from .models import Clinic, Invoice, RoleGrant, User
+from .models import Clinic, Invoice, RoleGrant, User, utcnow
 from .usecases.blockers import refresh_stale
 from .vocabulary import InvoiceStatus
 
@@ -97,8 +98,8 @@ def seed_demo(session: Session, invoices_per_clinic: int = 300, seed: int = 7) -
         session.flush()
         clinic_id = clinics[clinic].id if clinic else None
         session.add_all(RoleGrant(user_id=user.id, clinic_id=clinic_id, role=r) for r in roles)
-    today = date.today()
-    for name, _mode, _currency, _tz, prefix in CLINICS:
+    for name, _mode, _currency, tz, prefix in CLINICS:
+        today = utcnow().astimezone(ZoneInfo(tz)).date()  # an invoice's date is a day of its clinic's calendar
         for n in range(1, invoices_per_clinic + 1):
             cents = rng.randint(2000, 500000)
             session.add(

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from babel.numbers import format_currency, format_decimal
 from flask import (
     Flask,
     Response,
@@ -105,8 +106,12 @@ def isotime(value: str | None) -> str:
 
 
 def money(value, currency: str = "") -> str:
-    text = f"{value:,.2f}"
-    return f"{currency} {text}".strip()
+    """An amount with its currency code, its separators as the clinic's locale writes them (Babel): "USD 5,000.00"
+    in en_US, "CHF 5’000.00" in de_CH, "EUR 5 000,00" in fr_FR."""
+    locale = actor().locale if current_user.is_authenticated else "en_US"
+    if not currency:
+        return format_decimal(value, format="#,##0.00", locale=locale)
+    return format_currency(value, currency, format="¤¤ #,##0.00", locale=locale, currency_digits=False)
 
 
 def init_app(app: Flask) -> None:
