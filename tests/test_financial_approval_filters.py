@@ -70,7 +70,7 @@ def test_from_after_to_keeps_the_table_and_names_the_field(web, demo):
     page = approver.get(f"{QUEUE}?from=2026-12-31&to=2026-01-01")
     assert page.status_code == 422
     text = html.unescape(page.text)
-    assert "To must be on or after From." in text
+    assert "To must be on or after From." in text and 'aria-describedby="to-error"' in page.text  # tied to To
     assert _rows(page.text) == [number]  # the list shows without the dates
     assert 'value="2026-12-31"' in page.text and 'value="2026-01-01"' in page.text  # what was typed stays to fix
     bad = approver.get(f"{QUEUE}?status=maybe")
