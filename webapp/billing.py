@@ -35,9 +35,12 @@ def invoices():
         ended = offers.ended_requests(session, page.items)
         actions = offers.actions_for_invoices(session, actor(), page.items, ended)
         awaiting = queries.awaiting_approval(session, [i.id for i in page.items])
+        # Approval Status (column and filter) once an invoice of the clinic has one, or while the URL filters by it.
+        by_approval = bool(filters.approval or "approval" in errors)
+        show_approval_status = by_approval or queries.has_approval_status(session, actor())
     page_html = render_template(
         "billing/invoices.html", page=page, q=filters.q, filters=filters, args=filters.args(), errors=errors,
-        actions=actions, awaiting=awaiting, ended=ended,
+        actions=actions, awaiting=awaiting, ended=ended, show_approval_status=show_approval_status,
     )  # fmt: skip
     return page_html, status
 

@@ -180,7 +180,7 @@ def test_reject_then_new_request(page: Page, demo):
 
     log_in(page, "billing")
     row = search_invoice(page, number)
-    expect(cell(row, "Approval Status")).to_have_text("Rejected")
+    expect(cell(row, "Approval Status")).to_have_text("Rejected — “The patient is right; keep the invoice.”")  # and why
     expect(cell(row, "Status")).not_to_have_text("Cancelled")
     select_row(row)
     menu = open_more_action(page)
