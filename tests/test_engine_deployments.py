@@ -188,7 +188,7 @@ def test_an_instance_whose_task_is_removed_or_that_is_not_waiting_is_refused(
     result = migration.migrate(session_factory, demo.actor("admin"), v1.id, v2.id, ids=instance_ids)
     assert not result.moved
     assert [(r.invoice_number, r.outcome) for r in result.refused] == [(waiting, "removed"), (done, "not waiting")]
-    assert "Review request no longer exists there" in result.refused[0].detail
+    assert result.refused[0].detail == "cannot move: 'Review request' is not in version 2 — it stays on version 1"
     with uow() as s:
         assert set(s.scalars(select(ProcessInstance.process_version_id))) == {v1.id}
         refusals = s.scalars(select(AuditEvent).where(AuditEvent.action == "instance_migration_refused")).all()

@@ -90,7 +90,7 @@ def test_a_modellers_resave_is_the_same_version_but_a_script_indent_is_not(web, 
     resaved = resaved.replace("\n    <", "\n\t\t<").replace("/>\n", "/>\n\n")
     answer = upload(analyst, REQUEST, resaved.encode())
     assert answer.status_code == 302 and len(versions(session_factory)) == 1
-    assert "already is version 1" in analyst.get("/admin/processes/").text
+    assert "No change: identical to the latest version, 1." in analyst.get("/admin/processes/").text
     script = RECORD
     for indent in ("    ", "        "):  # the same script but for its indentation: two versions
         body = f"<bpmn:script>if True:\n{indent}submit_request(reason=reason, remarks=remarks)</bpmn:script>"

@@ -42,7 +42,7 @@ def deploy():
             recent = deployments.recent_deployments(session, actor())
         page = render_template("processes/index.html", processes=processes, recent=recent, errors=exc.errors)
         return page, 422
-    flash(result.message, "success")
+    flash(result.message, "info" if result.nothing_changed else "success")
     return redirect(url_for("processes.index"))
 
 
@@ -84,7 +84,12 @@ def compare():
         raise Invalid({"old": "Choose the two versions to compare."})
     with uow(read_only=True) as session:
         result = deployments.compare(session, actor(), old, new)
-    return render_template("processes/compare.html", c=result)
+        changes = result.elements
+        diagrams = {
+            "old": {"xml": result.old.bpmn_xml, "removed": changes.removed, "changed": changes.changed},
+            "new": {"xml": result.new.bpmn_xml, "added": changes.added, "changed": changes.changed},
+        }
+    return render_template("processes/compare.html", c=result, diagrams=diagrams)
 
 
 @bp.route("/migrate", methods=["GET", "POST"])
@@ -99,5 +104,6 @@ def migrate():
         return render_template("processes/migrate.html", lines=result.moved + result.refused, done=True,
                                source=source, target=target, task=task)  # fmt: skip
     with uow(read_only=True) as session:
-        lines = migration.plan(session, actor(), source, target, task)
-    return render_template("processes/migrate.html", lines=lines, done=False, source=source, target=target, task=task)
+        run = migration.dry_run(session, actor(), source, target, task)
+    return render_template("processes/migrate.html", lines=run.lines, run=run, done=False,
+                           source=source, target=target, task=task)  # fmt: skip

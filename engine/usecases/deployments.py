@@ -17,6 +17,7 @@ from engine.accounts.permissions import Permission, require
 from engine.accounts.users import Actor
 from engine.errors import Invalid, NotFound, ProcessesInvalid
 from engine.models import AuditEvent, Deployment, ProcessInstance, ProcessVersion
+from engine.reads.diagram_changes import DiagramChanges, diagram_changes
 from engine.reads.offers import latest_version
 from engine.vocabulary import ACTIVE_INSTANCE_STATUSES, AuditAction, DeploymentOutcome
 from engine.workflow.forms import FieldDef, describe_form
@@ -181,6 +182,7 @@ class Comparison:
     removed: list[str]
     changed: list[TaskChange]
     files_changed: list[str]
+    elements: DiagramChanges  # the drawn elements added, changed and removed: what the diagrams colour
 
 
 def _name(spec) -> str:
@@ -232,6 +234,10 @@ def _attribute_words(old_spec, new_spec, attributes) -> list[str]:
     return words
 
 
+# Task specs SpiffWorkflow adds around boundary events and at the end: no element an analyst drew.
+_INTERNAL_SPECS = (".BoundaryEventSplit", ".BoundaryEventJoin", ".EndJoin")
+
+
 def compare(session: Session, actor: Actor, old_id: int, new_id: int) -> Comparison:
     """Tasks added, removed and changed between two versions of a process, and each changed form's fields."""
     old, new = get_version(session, actor, old_id), get_version(session, actor, new_id)
@@ -264,8 +270,9 @@ def compare(session: Session, actor: Actor, old_id: int, new_id: int) -> Compari
         new=new,
         added=[_name(s) for s in diff.added if s.bpmn_id],
         removed=[_name(s) for s in diff.removed if s.bpmn_id],
-        changed=[c for c in changed if not c.element_id.endswith((".BoundaryEventSplit", ".EndJoin"))],
+        changed=[c for c in changed if not c.element_id.endswith(_INTERNAL_SPECS)],
         files_changed=files_changed,
+        elements=diagram_changes(old.bpmn_xml, new.bpmn_xml),
     )
 
 
@@ -276,6 +283,7 @@ def compare(session: Session, actor: Actor, old_id: int, new_id: int) -> Compari
 class DeployResult:
     deployments: list[Deployment]
     message: str
+    nothing_changed: bool = False  # every process already had this content as its latest version
 
 
 def _current_sources(session: Session) -> dict[str, Source]:
@@ -351,12 +359,21 @@ def deploy(session: Session, actor: Actor, filename: str, data: bytes) -> Deploy
         event = AuditEvent(actor_id=actor.user_id, action=AuditAction.PROCESS_DEPLOYED, details=json.dumps(details))
         session.add(event)
     refresh_stale(session)  # a changed table judges the open invoices again, in this deploy's transaction
+    message = _deploy_message(deployments, was_latest)
+    return DeployResult(deployments, message, nothing_changed=all(was_latest.values()))
+
+
+def _deploy_message(deployments: list[Deployment], was_latest: dict[int, bool]) -> str:
+    """What the upload did to each process it belongs to, in the analyst's words."""
+    several = len(deployments) > 1
     parts = []
     for d in deployments:
+        version = d.version
         if d.outcome == DeploymentOutcome.NEW_VERSION:
-            parts.append(f"{d.version.name} is now version {d.version.version}")
-        elif was_latest[d.version.id]:
-            parts.append(f"{d.version.name} already is version {d.version.version}")
+            parts.append(f"Deployed: {version.name} is now version {version.version}.")
+        elif was_latest[version.id]:
+            prefix = f"{version.name}: " if several else ""
+            parts.append(f"{prefix}No change: identical to the latest version, {version.version}.")
         else:  # the content of an earlier version: a rollback
-            parts.append(f"{d.version.name} is version {d.version.version} again (the latest)")
-    return DeployResult(deployments, "Deployed: " + "; ".join(parts) + ".")
+            parts.append(f"Deployed: {version.name} is version {version.version} again (the latest).")
+    return " ".join(parts)

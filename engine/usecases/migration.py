@@ -1,11 +1,13 @@
-"""Move waiting instances from one version of a process to a newer one: a dry run first, then one by one."""
+"""Move waiting instances from one version of a process to another: a dry run that says in words what happens to
+each, then one by one."""
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 
-from SpiffWorkflow.bpmn.util.diff import diff_workflow
+from SpiffWorkflow.bpmn.util.diff import SpecDiff, WorkflowDiff
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
@@ -17,7 +19,7 @@ from engine.db import unit_of_work
 from engine.errors import DomainError, Invalid, NotFound
 from engine.instances import lifecycle
 from engine.models import AuditEvent, Invoice, ProcessInstance, ProcessVersion
-from engine.vocabulary import ACTIVE_INSTANCE_STATUSES, AuditAction
+from engine.vocabulary import ACTIVE_INSTANCE_STATUSES, AuditAction, InstanceStatus
 from engine.workflow.runtime import runtime_of
 
 MIGRATABLE = ACTIVE_INSTANCE_STATUSES
@@ -64,37 +66,118 @@ def _candidates(session: Session, actor: Actor, old: ProcessVersion, element_id:
 
 
 def _diff(session: Session, instance: ProcessInstance, new: ProcessVersion):
-    """How the instance's workflow lines up with the new version: (diff, its open tasks)."""
+    """How the instance's workflow lines up with the new version: (spec diff, workflow diff, its open tasks)."""
     runtime = runtime_of(session)
     workflow = runtime.load_workflow(instance.state_json, instance.version.spec_json)
-    target = runtime.spec_of(new)
-    diff, _ = diff_workflow(runtime.serializer.registry, workflow, target.spec, target.subprocess_specs)
-    return diff, workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.ERROR)
+    spec_diff = SpecDiff(runtime.serializer.registry, workflow.spec, runtime.spec_of(new).spec)
+    open_tasks = workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.ERROR)
+    return spec_diff, WorkflowDiff(workflow, spec_diff), open_tasks
 
 
 def _plan_line(session: Session, instance: ProcessInstance, new: ProcessVersion, number: str | None = None):
     number = number or session.scalar(select(Invoice.number).where(Invoice.id == instance.invoice_id))
     waiting = instance.waiting_task or instance.incident_element or ""
-    if instance.status not in MIGRATABLE:
-        return PlanLine(
-            instance.id, number, instance.status, waiting, "not waiting", "it is not waiting: nothing to move"
-        )
-    diff, open_tasks = _diff(session, instance, new)
+    line = PlanLine(instance.id, number, instance.status, waiting, "not waiting", "it is not waiting: nothing to move")
+    if instance.status in MIGRATABLE:
+        line.outcome, line.detail = what_happens(*_diff(session, instance, new), instance.version.version, new.version)
+        if instance.status == InstanceStatus.INCIDENT and line.movable:
+            line.detail += "; retry it after the move"
+    return line
+
+
+# What a changed task spec attribute means to an analyst (SpecDiff names the attributes).
+_ATTRIBUTE_WORDS = {
+    "form": "form",
+    "lane": "lane",
+    "script": "script",
+    "extensions": "properties",
+    "inputs": "preceding steps",
+    "outputs": "following steps",
+    "cond_task_specs": "conditions",
+    "event_definition": "event",
+    "typename": "kind of step",
+    "documentation": "description",
+}
+
+
+def _quoted(spec) -> str:
+    return f"'{spec.bpmn_name or spec.name}'"
+
+
+def what_happens(spec_diff: SpecDiff, diff: WorkflowDiff, open_tasks, old_version: int, new_version: int):
+    """(outcome, words): what moving to `new_version` does to an instance waiting on `open_tasks`; the outcome is
+    kept | changed | removed, the words say it of each step it waits on."""
     removed = [t for t in open_tasks if t in diff.removed]
-    changed = [t for t in open_tasks if t in diff.changed]
     if removed:
-        names = ", ".join(t.task_spec.bpmn_name or t.task_spec.name for t in removed)
-        return PlanLine(instance.id, number, instance.status, waiting, "removed", f"{names} no longer exists there")
-    if changed:
-        names = ", ".join(t.task_spec.bpmn_name or t.task_spec.name for t in changed)
-        return PlanLine(instance.id, number, instance.status, waiting, "changed", f"{names} changed: it moves")
-    return PlanLine(instance.id, number, instance.status, waiting, "kept", "its waiting task is the same there")
+        names = " and ".join(_quoted(t.task_spec) for t in removed)
+        verb = "is" if len(removed) == 1 else "are"
+        return (
+            "removed",
+            f"cannot move: {names} {verb} not in version {new_version} — it stays on version {old_version}",
+        )
+    # The steps it waits on; its boundary events (timers, withdrawal) are named only when they change.
+    steps = [t for t in open_tasks if t.state in (TaskState.READY, TaskState.ERROR) and t.task_spec.bpmn_id]
+    events = [t for t in open_tasks if t not in steps and t.task_spec.bpmn_id]
+    words = [_step_words(t, diff, spec_diff) for t in steps or events]
+    words += [f"{_quoted(t.task_spec)} changes" for t in events if steps and t in diff.changed]
+    outcome = "changed" if any(t in diff.changed for t in open_tasks) else "kept"
+    return outcome, "; ".join(words) or "it waits on no step: nothing changes"
+
+
+def _step_words(task, diff: WorkflowDiff, spec_diff: SpecDiff) -> str:
+    spec, target = task.task_spec, diff.alignment[task]
+    if target.name != spec.name:  # aligned by its place in the diagram: another element takes its place
+        return f"moves from {_quoted(spec)} to {_quoted(target)}"
+    attributes = spec_diff.changed.get(spec, [])
+    changes = []
+    if "bpmn_name" in attributes:
+        changes.append(f"renamed {_quoted(target)}")
+    others = sorted({_ATTRIBUTE_WORDS.get(a, a.replace("_", " ")) for a in attributes if a != "bpmn_name"})
+    if others:
+        listed = " and ".join([", ".join(others[:-1]), others[-1]] if len(others) > 1 else others)
+        changes.append(f"its {listed} changed")
+    return f"stays on {_quoted(spec)}" + (f" ({'; '.join(changes)})" if changes else "")
+
+
+@dataclass
+class WaitingTask:
+    element_id: str
+    name: str
+    instances: int
+
+
+def _waiting_tasks(session: Session, actor: Actor, old: ProcessVersion) -> list[WaitingTask]:
+    """The steps the version's instances wait on (or failed at), to choose which instances to move."""
+    specs = runtime_of(session).spec_of(old).spec.task_specs
+    counts: Counter[str] = Counter()
+    for instance in _candidates(session, actor, old, "", None):
+        element = instance.incident_element if instance.status == InstanceStatus.INCIDENT else instance.waiting_element
+        if element:
+            counts[element] += 1
+    found = [WaitingTask(e, getattr(specs.get(e), "bpmn_name", None) or e, n) for e, n in counts.items()]
+    return sorted(found, key=lambda t: (t.name, t.element_id))
+
+
+@dataclass
+class DryRun:
+    old: ProcessVersion
+    new: ProcessVersion
+    waiting: list[WaitingTask]  # what the instances to move wait on, to choose from
+    lines: list[PlanLine]
+
+
+def dry_run(session: Session, actor: Actor, from_id: int, to_id: int, element_id: str = "") -> DryRun:
+    """The Migrate page: the steps the version's instances wait on, and what moving them does (those waiting on
+    `element_id`, or all)."""
+    lines = plan(session, actor, from_id, to_id, element_id)
+    old, new = _versions(session, from_id, to_id)
+    return DryRun(old, new, _waiting_tasks(session, actor, old), lines)
 
 
 def plan(
     session: Session, actor: Actor, from_id: int, to_id: int, element_id: str = "", ids: list[int] | None = None
 ) -> list[PlanLine]:
-    """The dry run: per instance, what happens to its waiting task (kept, changed, removed)."""
+    """The dry run: per instance, in words, what happens to the steps it waits on (kept, changed, removed)."""
     require(actor, Permission.MIGRATE)
     old, new = _versions(session, from_id, to_id)
     lines = [_plan_line(session, i, new) for i in _candidates(session, actor, old, element_id, ids)]
