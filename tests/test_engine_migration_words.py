@@ -9,7 +9,7 @@ from helpers import REQUEST, copy_with
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
-from engine.models import ProcessInstance, ProcessVersion
+from engine.models import ProcessInstance, ProcessVersion, UserTask
 from engine.usecases import deployments, migration
 from engine.workflow.runtime import runtime_of
 
@@ -84,6 +84,10 @@ def test_an_instance_moves_to_the_step_that_took_its_place(uow, demo, session_fa
         workflow = runtime_of(s).load_workflow(instance.state_json, instance.version.spec_json)
         assert instance.process_version_id == run.new.id
         assert [t.task_spec.name for t in workflow.get_tasks(state=TaskState.READY)] == ["approve_request"]
+        # What lists and queues read follows: the waiting row and the instance name the new step.
+        assert (instance.waiting_element, instance.waiting_task) == ("approve_request", "Approve request")
+        rows = s.scalars(select(UserTask).where(UserTask.instance_id == instance.id, UserTask.state == "ready"))
+        assert [(r.element_id, r.name) for r in rows] == [("approve_request", "Approve request")]
 
 
 def test_an_incident_stays_on_its_failed_step_to_be_retried(uow, demo, incident_probe):

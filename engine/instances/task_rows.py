@@ -58,6 +58,8 @@ def sync_ready_rows(
             ended[row.element_id] = row.created_at
     known = {r.task_id for r in rows} | ({done.task_id} if done is not None else set())
     waiting = [r for r in rows if r.state == UserTaskState.READY]
+    for row in waiting:  # the same task under another version's step (a move): the row says what it is now
+        _follow_spec(row, ready_ids[row.task_id].task_spec)
     for task_id, task in ready_ids.items():
         if task_id not in known:
             waiting.append(_row_for(ctx, task))
@@ -67,14 +69,27 @@ def sync_ready_rows(
     for row in waiting:
         if row.done_by != done_by:
             row.done_by = done_by
-    for row in new:
-        if row.screen == Screen.FINANCIAL_APPROVAL:
-            _record_approvals_ahead(ctx, ready_ids[row.task_id])
-        if row.screen == Screen.FINANCIAL_APPROVAL and row.element_id not in ended:  # not the same step again
-            tell_deciders(ctx, row)
+    _new_decisions(ctx, new, ready_ids, ended)
     _set_waiting(ctx.instance, waiting)
     set_flag(ctx.session, ctx.instance, waiting)
     return waiting
+
+
+def _new_decisions(ctx: ActionContext, new: list[UserTask], ready_ids: dict, ended: dict) -> None:
+    """A decision step starts waiting: what lies ahead is stored on the request, and the deciders are told (not
+    when the same step waits again, e.g. after a move)."""
+    for row in new:
+        if row.screen != Screen.FINANCIAL_APPROVAL:
+            continue
+        _record_approvals_ahead(ctx, ready_ids[row.task_id])
+        if row.element_id not in ended:
+            tell_deciders(ctx, row)
+
+
+def _follow_spec(row: UserTask, spec) -> None:
+    current = (spec.name, spec.bpmn_name or spec.name, spec.lane, ",".join(lane_roles(spec.lane)), screen_of(spec))
+    if (row.element_id, row.name, row.lane, row.roles, row.screen) != current:
+        row.element_id, row.name, row.lane, row.roles, row.screen = current
 
 
 def _record_approvals_ahead(ctx: ActionContext, task) -> None:
