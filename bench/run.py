@@ -16,6 +16,7 @@ from engine.instances.operations import build_runtime
 from . import dbs, report
 from .events import delivery_rate
 from .fill import fill
+from .floor import floor_rate
 from .import_csv import TARGET_SECONDS as IMPORT_TARGET
 from .import_csv import import_seconds
 from .lifecycle import Invoices, action_costs, cancelled_count, engine_rate
@@ -120,6 +121,30 @@ def _timer_lines(results: dict) -> str:
     return head + "\n".join(lines) + "\n"
 
 
+def _floor_lines(results: dict, lifecycles: int) -> str:
+    """The floor (issue 16) and each SQLite lifecycle rate as a share of it."""
+    _log("== the floor: SpiffWorkflow and SQLite alone (bench/floor.py)")
+    rate, state = floor_rate(lifecycles)
+    _log(f"  {rate:.1f} lifecycles/s, {state:,} bytes of state per instance")
+    lines = [
+        f"- floor, 1 process: {rate:.1f} lifecycles/s (median of 3 runs of {lifecycles}); whole state per instance "
+        f"{state / 1024:.1f} KB"
+    ]
+    sqlite = results["sqlite"]
+    for label, value in (
+        (f"engine functions, {WORKERS} processes", sqlite.engine_rate),
+        (f"HTTP, gunicorn with {WORKERS} workers", sqlite.http_rate),
+    ):
+        if value:
+            lines.append(f"- {label}: {value:.1f} lifecycles/s = {value / rate:.0%} of the floor")
+    head = (
+        "\nThe floor on SQLite: request, approve and cancel with SpiffWorkflow 3.2.0 alone on the shipped diagram "
+        "(read, deserialize, complete, engine steps, serialize, write, commit; the project's restricted script "
+        "environment, operations doing nothing), and the project's rates beside it:\n"
+    )
+    return head + "\n".join(lines) + "\n"
+
+
 def _commit() -> str:
     """The commit measured (others change the code meanwhile), marked when the tree has local changes."""
     try:
@@ -185,6 +210,8 @@ def main() -> None:
         verdict = "met" if seconds < IMPORT_TARGET else "MISSED"
         table += f"\nCSV import of 100,000 invoices on SQLite, one transaction: {seconds:.1f} s "
         table += f"(target under {IMPORT_TARGET} s: {verdict})\n"
+    if args.only in (None, "sqlite"):
+        table += _floor_lines(results, args.lifecycles)
     table += _timer_lines(results)
     table += _events_lines(args)
     path = report.write(table)
