@@ -39,7 +39,7 @@ def test_an_api_key_acts_for_the_clinics_system_until_revoked(web, demo, app, se
     before = db_snapshot()
     for bad, message in [
         ({"name": "", "expires_on": ""}, "Name the system the key is for"),
-        ({"name": "X", "expires_on": "31/12/2026"}, "is not a date: use YYYY-MM-DD"),
+        ({"name": "X", "expires_on": "31/12/2026"}, "is not a date: write it as MM/DD/YYYY"),
         ({"name": "X", "expires_on": "2020-01-01"}, "Expires on must be today or later"),
     ]:
         refused = admin.post("/admin/integrations", bad)

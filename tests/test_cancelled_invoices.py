@@ -26,7 +26,7 @@ def test_cancelled_invoices_say_who_when_and_why_and_download_as_csv(web, demo):
     tomorrow = (date.today() + timedelta(days=2)).isoformat()
     assert number not in billing.get("/billing/cancelled", query_string={"from": tomorrow}).text
     bad = billing.get("/billing/cancelled", query_string={"from": "31/12/2026"})
-    assert bad.status_code == 422 and "From must be a date written as YYYY-MM-DD" in bad.text
+    assert bad.status_code == 422 and "From must be a date written as MM/DD/YYYY, e.g. 12/31/2026." in bad.text
 
     download = billing.get("/billing/cancelled.csv")
     assert download.mimetype == "text/csv"

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from engine.db import unit_of_work
 from engine.models import CancellationRequest, utcnow
 from engine.reads import offers
+from engine.reads.days import format_day
 from engine.usecases import instance_admin
 
 NEVER = "Available later in the process: submit an Invoice Cancellation Request first."
@@ -28,7 +29,7 @@ def _cancel_hint(factory, demo, number: str) -> tuple[bool, str]:
 
 
 def _today() -> str:
-    return utcnow().astimezone(ZoneInfo("America/New_York")).date().isoformat()  # Northside's time zone
+    return format_day(utcnow().astimezone(ZoneInfo("America/New_York")).date(), "en_US")  # Northside's zone, locale
 
 
 def test_a_rejected_withdrawn_or_terminated_request_says_so_on_cancel_invoice(web, demo, session_factory):

@@ -147,13 +147,13 @@ def test_approval_queue_filters_by_clinic_dates(web, demo, session_factory):
         )
     on_ninth = approver.get(APPROVAL_QUEUE, query_string={"from": "2026-03-09", "to": "2026-03-09"}).text
     assert numbers[0] in on_ninth and numbers[1] not in on_ninth
-    assert "2026-03-09 22:30" in on_ninth  # shown in the clinic's time zone
+    assert "3/9/2026 22:30" in on_ninth  # shown in the clinic's time zone, its day as en_US writes it
     assert numbers[0] not in approver.get(APPROVAL_QUEUE, query_string={"from": "2026-03-10", "to": "2026-03-10"}).text
     today = (datetime.now(UTC) - timedelta(hours=5)).date().isoformat()
     by_number = approver.get(APPROVAL_QUEUE, query_string={"number": numbers[1][-5:], "from": "2026-01-01"}).text
     assert numbers[1] in by_number and numbers[0] not in by_number
     bad = approver.get(APPROVAL_QUEUE, query_string={"from": "yesterday", "to": today})
-    assert bad.status_code == 422 and "From must be a date written as YYYY-MM-DD." in bad.text
+    assert bad.status_code == 422 and "From must be a date written as MM/DD/YYYY, e.g. 12/31/2026." in bad.text
     oldest_first = approver.get(APPROVAL_QUEUE).text
     assert oldest_first.index(numbers[0]) < oldest_first.index(numbers[1])
 

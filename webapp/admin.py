@@ -37,8 +37,8 @@ def _filters() -> tuple[monitoring.InstanceFilters, dict]:
         else:
             errors["version"] = "Version must be a whole number, e.g. 2."
     try:
-        started_from = queries.parse_day(raw["from"], "Started From", "from")
-        started_to = queries.parse_day(raw["to"], "Started To", "to")
+        started_from = queries.parse_day(raw["from"], "Started From", "from", actor().locale)
+        started_to = queries.parse_day(raw["to"], "Started To", "to", actor().locale)
     except Invalid as exc:
         errors.update(exc.errors)
         started_from = started_to = None

@@ -256,8 +256,8 @@ def _audit_filters() -> tuple[audit.AuditFilters, dict]:
     raw = {k: args.get(k, "").strip() for k in ("from", "to", "person", "kind")}
     errors = {}
     try:
-        start = queries.parse_day(raw["from"], "From", "from")
-        end = queries.parse_day(raw["to"], "To", "to")
+        start = queries.parse_day(raw["from"], "From", "from", actor().locale)
+        end = queries.parse_day(raw["to"], "To", "to", actor().locale)
     except Invalid as exc:
         errors.update(exc.errors)
         start = end = None

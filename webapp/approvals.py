@@ -30,7 +30,7 @@ def queue():
     errors, days = {}, {}
     for field, label in (("from", "From"), ("to", "To")):
         try:
-            days[field] = queries.parse_day(filters[field], label, field)
+            days[field] = queries.parse_day(filters[field], label, field, actor().locale)
         except Invalid as exc:
             errors |= exc.errors
     with uow(read_only=True) as session:

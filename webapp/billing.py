@@ -101,7 +101,7 @@ def _cancelled_args() -> dict:
 def cancelled():
     args, page, errors, status = _cancelled_args(), None, {}, 200
     try:
-        filters = cancelled_reads.CancelledFilters.parse(args)
+        filters = cancelled_reads.CancelledFilters.parse(args, actor().locale)
         with uow(read_only=True) as session:
             page = cancelled_reads.cancelled_invoices(session, actor(), filters, _int_arg("page", 1))
     except Invalid as exc:
@@ -113,5 +113,5 @@ def cancelled():
 @bp.get("/cancelled.csv")
 @permission_required(Permission.WORK_ON_INVOICES)
 def cancelled_csv():
-    filters = cancelled_reads.CancelledFilters.parse(_cancelled_args())
+    filters = cancelled_reads.CancelledFilters.parse(_cancelled_args(), actor().locale)
     return csv_download("cancelled-invoices.csv", cancelled_reads.export_csv, actor(), filters)

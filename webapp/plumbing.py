@@ -26,6 +26,7 @@ from werkzeug.routing import IntegerConverter
 
 from engine.accounts.roles import ROLES
 from engine.db import unit_of_work
+from engine.reads import days
 from engine.reads.monitoring import age_words
 from engine.vocabulary import RequestStatus
 
@@ -90,11 +91,31 @@ def actor():
     return current_user.actor
 
 
-def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+def _locale() -> str:
+    return actor().locale if current_user.is_authenticated else days.DEFAULT_LOCALE
+
+
+def localtime(value: datetime | None, fmt: str | None = None) -> str:
+    """A moment in the person's clinic time, its day as the clinic's locale writes days ("12/1/2026 14:05");
+    `fmt` (strftime) for machine formats such as a datetime-local input's value."""
     if value is None:
         return ""
     zone = ZoneInfo(actor().timezone) if current_user.is_authenticated else ZoneInfo("UTC")
-    return value.astimezone(zone).strftime(fmt)
+    local = value.astimezone(zone)
+    if fmt:
+        return local.strftime(fmt)
+    return f"{days.format_day(local.date(), _locale())} {local.strftime('%H:%M')}"
+
+
+def day(value) -> str:
+    """A calendar day as the clinic's locale writes it (an invoice's date)."""
+    return days.format_day(value, _locale())
+
+
+def day_input(raw: str | None) -> str:
+    """A date field's value: the day as shown elsewhere on the page when it reads as one, else as typed."""
+    parsed = days.parse_day(raw, _locale()) if raw else None
+    return day(parsed) if parsed else (raw or "")
 
 
 def isotime(value: str | None) -> str:
@@ -119,6 +140,9 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["isotime"] = isotime
     app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["day"] = day
+    app.jinja_env.filters["day_input"] = day_input
+    app.jinja_env.globals["day_hint"] = lambda: days.day_hint(_locale())
     app.jinja_env.filters["role_name"] = lambda role: ROLES.get(role, role)
     app.jinja_env.filters["approval_label"] = lambda s: APPROVAL_LABELS.get(s or "", "")
     app.jinja_env.globals["ROLES"] = ROLES

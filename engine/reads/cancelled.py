@@ -36,11 +36,11 @@ class CancelledFilters:
     day_to: date | None = None
 
     @classmethod
-    def parse(cls, args) -> CancelledFilters:
+    def parse(cls, args, locale: str | None = None) -> CancelledFilters:
         found = cls(
             (args.get("q") or "").strip(),
-            parse_day(args.get("from"), "From", "from"),
-            parse_day(args.get("to"), "To", "to"),
+            parse_day(args.get("from"), "From", "from", locale),
+            parse_day(args.get("to"), "To", "to", locale),
         )
         if found.day_from and found.day_to and found.day_from > found.day_to:
             raise Invalid({"to": "To must be on or after From."})

@@ -25,6 +25,8 @@ from engine.workflow.forms import FormDef
 from engine.workflow.parsing import LoadedProcess, screen_of
 from engine.workflow.runtime import runtime_of
 
+from . import days
+
 REQUEST_STEP, CANCEL_STEP, UNDO_STEP = "request_cancellation", "cancel_invoice", "undo_cancel"
 
 
@@ -180,7 +182,7 @@ def _say_how_it_ended(actor: Actor, actions: list[Action], request: Cancellation
     an invoice never requested ("The request was rejected by Arjun Approver on 2026-12-01: ...")."""
     by = f" by {request.decided_by.full_name}" if request.decided_by is not None else ""
     when = request.decided_at or request.requested_at
-    day = when.astimezone(ZoneInfo(actor.timezone)).date().isoformat()
+    day = days.format_day(when.astimezone(ZoneInfo(actor.timezone)).date(), actor.locale)
     remarks = f" (“{request.decision_remarks}”)" if request.decision_remarks else ""
     words = f"The request was {request.status}{by} on {day}{remarks}: make a new {start.bpmn_name or start.name}."
     for n, action in enumerate(actions):

@@ -18,6 +18,8 @@ from engine.models import AuditEvent, CancellationRequest, Invoice, UserTask
 from engine.models.processes import approvals_words
 from engine.vocabulary import InvoiceStatus, RequestStatus, Screen, UserTaskState
 
+from . import days
+
 # Financial Approval's Approval Status filter; Approved also lists requests whose invoice was then cancelled.
 # Financial Approval's status filter: each request status, and all of them (Approved lists completed ones too).
 ALL = "all"
@@ -187,13 +189,14 @@ def has_approval_status(session: Session, actor: Actor) -> bool:
     return bool(session.scalar(select(with_status.exists())))
 
 
-def parse_day(value: str | None, label: str, field: str) -> date | None:
+def parse_day(value: str | None, label: str, field: str, locale: str | None = None) -> date | None:
+    """A date field: as the clinic's locale writes a day (engine.reads.days) or ISO 8601; Invalid names the field."""
     if not value:
         return None
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        raise Invalid({field: f"{label} must be a date written as YYYY-MM-DD."}) from None
+    day = days.parse_day(value, locale)
+    if day is None:
+        example = days.format_day(date(2026, 12, 31), locale)
+        raise Invalid({field: f"{label} must be a date written as {days.day_hint(locale)}, e.g. {example}."})
     if not 1900 <= day.year <= 9998:
         raise Invalid({field: f"{label} must be a date between 1900 and 9998."})
     return day

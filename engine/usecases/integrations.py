@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -18,6 +18,7 @@ from engine.accounts.tokens import digest
 from engine.accounts.users import Actor, hash_password
 from engine.errors import Invalid, NotFound
 from engine.models import ApiToken, Clinic, RoleGrant, User, utcnow
+from engine.reads import days
 from engine.vocabulary import AuditAction
 
 from .people import audit
@@ -59,8 +60,8 @@ def list_keys(session: Session, actor: Actor, key_id: int | None = None) -> list
 
 
 def create_key(session: Session, actor: Actor, name: str, expires_on: str = "") -> tuple[str, str, int]:
-    """(what the administrator reads, the key: shown once, its id). `expires_on`: empty, or a date (YYYY-MM-DD) after
-    which the key stops working (end of that day in the clinic's time zone)."""
+    """(what the administrator reads, the key: shown once, its id). `expires_on`: empty, or a day (as the clinic
+    writes days, or ISO) after which the key stops working (end of that day in the clinic's time zone)."""
     require(actor, Permission.MANAGE_INTEGRATIONS)
     errors = {}
     name = " ".join((name or "").split())
@@ -68,11 +69,10 @@ def create_key(session: Session, actor: Actor, name: str, expires_on: str = "") 
         errors["name"] = "Name the system the key is for (at most 100 characters), e.g. Billing system."
     expires_at = None
     if (expires_on or "").strip():
-        try:
-            day = date.fromisoformat(expires_on.strip())
-        except ValueError:
-            day = None
-            errors["expires_on"] = f"Expires on '{expires_on}' is not a date: use YYYY-MM-DD, or leave it empty."
+        day = days.parse_day(expires_on, actor.locale)
+        if day is None:
+            hint = days.day_hint(actor.locale)
+            errors["expires_on"] = f"Expires on '{expires_on}' is not a date: write it as {hint}, or leave it empty."
         if day is not None and day.year > 2999:
             day = None
             errors["expires_on"] = (

@@ -26,12 +26,14 @@ from browsing import (
 )
 from playwright.sync_api import Locator, Page, expect
 
+from engine.reads.days import format_day
+
 FIRST = "Approver or Clinic administrator"
 BOTH = f"{FIRST}, then Clinic administrator"
 SAVED = f"Request saved. Next: Review request ({FIRST})."
 NEVER = "Available later in the process: submit an Invoice Cancellation Request first."
 QUEUE = re.compile(r"/billing/financial-approval/(\?.*)?$")
-DAY_TIME = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}"
+DAY_TIME = r"\d{1,2}/\d{1,2}/\d{4} \d{2}:\d{2}"  # a moment as an en_US clinic's pages write it
 
 
 # ---------------------------------------------------------------- helpers: what a person does
@@ -109,7 +111,8 @@ def filter_requests(page: Page, **fields: str) -> None:
 
 def today(demo, username: str) -> str:
     """Today in the user's clinic's time zone, as the pages write a day."""
-    return datetime.now(ZoneInfo(demo.actor(username).timezone)).date().isoformat()
+    actor = demo.actor(username)
+    return format_day(datetime.now(ZoneInfo(actor.timezone)).date(), actor.locale)  # as the clinic writes days
 
 
 # ---------------------------------------------------------------- 3. what happens next
@@ -282,14 +285,14 @@ def test_from_after_to_keeps_the_table_and_names_to_with_what_was_typed(page: Pa
     log_in(page, "approver")
     table = financial_approval(page)
     expect(request_row(page, number)).to_be_visible()
-    filter_requests(page, date_from="2026-12-31", date_to="2026-01-01")
+    filter_requests(page, date_from="12/31/2026", date_to="1/1/2026")  # typed as the page writes days
 
     to_field = page.locator(".field").filter(has=page.get_by_label("To", exact=True))
     expect(to_field.get_by_text("To must be on or after From.", exact=True)).to_be_visible()
     from_field = page.locator(".field").filter(has=page.get_by_label("From", exact=True))
     expect(from_field.get_by_text("must be")).to_have_count(0)  # the error is at To, not at From
-    expect(page.get_by_label("From", exact=True)).to_have_value("2026-12-31")
-    expect(page.get_by_label("To", exact=True)).to_have_value("2026-01-01")
+    expect(page.get_by_label("From", exact=True)).to_have_value("12/31/2026")
+    expect(page.get_by_label("To", exact=True)).to_have_value("1/1/2026")
     expect(table).to_be_visible()  # the list still shows, without the dates
     expect(cell(request_row(page, number), "Approval Status")).to_contain_text("Requested")
     expect(page.get_by_label("Approval Status")).to_have_value("requested")
