@@ -64,6 +64,17 @@ def test_typed_fields_and_undeclared_keys():
     assert errors == {
         "count": "Count must be a whole number, e.g. 3.",
         "urgent": "Urgent must be yes or no.",
-        "due": "Due must be a date written as YYYY-MM-DD.",
+        "due": "Due must be a date written as MM/DD/YYYY, e.g. 12/31/2026.",
     }
     assert errors_of(form, {"count": "10"}) == {"count": "Count must be at most 9."}
+
+
+def test_a_date_field_takes_the_day_as_the_clinic_writes_it_and_stores_iso():
+    form = FormDef("t", "T", (FieldDef("due", "Due", "date"),))
+    assert validate(form, {"due": "1/31/2026"}, locale="en_US") == {"due": "2026-01-31"}
+    assert validate(form, {"due": "31.01.2026"}, locale="de_CH") == {"due": "2026-01-31"}
+    assert validate(form, {"due": "2026-01-31"}, locale="de_CH") == {"due": "2026-01-31"}
+    wrong = pytest.raises(Invalid, validate, form, {"due": "1/31/2026"}, locale="de_CH").value.errors
+    assert wrong == {"due": "Due must be a date written as DD.MM.YYYY, e.g. 31.12.2026."}
+    nonsense = pytest.raises(Invalid, validate, form, {"due": "2/30/2026"}, locale="en_US").value.errors
+    assert "MM/DD/YYYY" in nonsense["due"]

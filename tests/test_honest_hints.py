@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 from helpers import latest_request_id, task_url
 from sqlalchemy import select
 
+from engine.days import format_day
 from engine.db import unit_of_work
 from engine.models import CancellationRequest, utcnow
 from engine.reads import offers
-from engine.reads.days import format_day
 from engine.usecases import instance_admin
 
 NEVER = "Available later in the process: submit an Invoice Cancellation Request first."

@@ -249,14 +249,22 @@ def test_the_instance_page_lists_timers_and_the_administrator_fires_or_moves_the
     assert "the process goes on from Reminder; Review request keeps waiting" in page
 
     bad = admin.post(f"{url}/timers/{escalation.id}/due", {"due": "soon"})
-    assert bad.status_code == 422 and "Due time 'soon' is not a date and time" in html.unescape(bad.text)
+    assert (
+        bad.status_code == 422
+        and "Due time 'soon' is not a date and time: write it as MM/DD/YYYY HH:MM, e.g. 12/24/2026 08:00."
+        in html.unescape(bad.text)
+    )
     assert web("approver").post(f"{url}/timers/{reminder.id}/fire").status_code == 403
     assert timers_of(session_factory, number)[0].status == "waiting"
 
-    moved = admin.post(f"{url}/timers/{escalation.id}/due", {"due": "2099-12-24T08:00"})
+    assert 'placeholder="MM/DD/YYYY HH:MM"' in page  # typed as the page shows times, not the browser's format
+    moved = admin.post(f"{url}/timers/{escalation.id}/due", {"due": "12/24/2099 08:00"})
     assert moved.status_code == 302
     page = html.unescape(admin.get(url).text)
     assert "12/24/2099 08:00" in page and "Timer Escalate: due time changed" in page
+    assert 'value="12/24/2099 08:00"' in page
+    iso = admin.post(f"{url}/timers/{escalation.id}/due", {"due": "2099-12-25T09:30"})  # ISO still accepted
+    assert iso.status_code == 302 and "12/25/2099 09:30" in html.unescape(admin.get(url).text)
 
     fired = admin.post(f"{url}/timers/{reminder.id}/fire")
     assert fired.status_code == 302

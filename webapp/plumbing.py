@@ -24,9 +24,9 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
 
+from engine import days
 from engine.accounts.roles import ROLES
 from engine.db import unit_of_work
-from engine.reads import days
 from engine.reads.monitoring import age_words
 from engine.vocabulary import RequestStatus
 
@@ -95,15 +95,13 @@ def _locale() -> str:
     return actor().locale if current_user.is_authenticated else days.DEFAULT_LOCALE
 
 
-def localtime(value: datetime | None, fmt: str | None = None) -> str:
-    """A moment in the person's clinic time, its day as the clinic's locale writes days ("12/1/2026 14:05");
-    `fmt` (strftime) for machine formats such as a datetime-local input's value."""
+def localtime(value: datetime | None) -> str:
+    """A moment in the person's clinic time, its day as the clinic's locale writes days ("12/1/2026 14:05"), as
+    shown and as typed (a timer's due time)."""
     if value is None:
         return ""
     zone = ZoneInfo(actor().timezone) if current_user.is_authenticated else ZoneInfo("UTC")
     local = value.astimezone(zone)
-    if fmt:
-        return local.strftime(fmt)
     return f"{days.format_day(local.date(), _locale())} {local.strftime('%H:%M')}"
 
 
@@ -143,6 +141,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["day"] = day
     app.jinja_env.filters["day_input"] = day_input
     app.jinja_env.globals["day_hint"] = lambda: days.day_hint(_locale())
+    app.jinja_env.globals["moment_hint"] = lambda: days.moment_hint(_locale())
     app.jinja_env.filters["role_name"] = lambda role: ROLES.get(role, role)
     app.jinja_env.filters["approval_label"] = lambda s: APPROVAL_LABELS.get(s or "", "")
     app.jinja_env.globals["ROLES"] = ROLES

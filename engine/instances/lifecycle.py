@@ -116,7 +116,7 @@ def complete_step(
     """
     task.set_data(**invoice_facts(ctx.invoice), **values)
     task.run()
-    shown = [[f.label, f.option_name(values.get(f.id))] for f in form.fields]
+    shown = [[f.label, f.shown(values.get(f.id), ctx.invoice.clinic.locale)] for f in form.fields]
     ctx.audit(AuditAction.TASK_COMPLETED, task=form.title, element_id=form.task_id, values=shown)
     done = record_done(ctx, task, values, row)
     went_through = _advance(ctx, workflow)
@@ -132,7 +132,7 @@ def send_event(
     variable. Like complete_step, a failing step after it is an incident (False)."""
     payload = {"payload": dict(values), "result_var": event.result_var}
     workflow.send_event(BpmnEvent(MessageEventDefinition(event.name), payload=payload))
-    shown = [[f.label, f.option_name(values.get(f.id))] for f in form.fields]
+    shown = [[f.label, f.shown(values.get(f.id), ctx.invoice.clinic.locale)] for f in form.fields]
     ctx.audit(AuditAction.TASK_COMPLETED, task=form.title, element_id=event.element_id, values=shown)
     went_through = _advance(ctx, workflow)
     _save(ctx, workflow, ready)

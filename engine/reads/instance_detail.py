@@ -116,7 +116,8 @@ def instance_detail(session: Session, actor: Actor, instance_id: int) -> Instanc
         row = rows.get(str(task.id))
         if state == Marking.FUTURE or (state == Marking.CANCELLED and row is None):
             continue
-        lines.append(_line(spec, state, row, users.get(row.completed_by_id) if row else None, loaded))
+        completer = users.get(row.completed_by_id) if row else None
+        lines.append(_line(spec, state, row, completer, loaded, actor.locale))
     events = list(
         session.scalars(select(AuditEvent).where(AuditEvent.instance_id == instance.id).order_by(AuditEvent.id))
     )
@@ -156,8 +157,9 @@ def _no_one(session: Session, instance: ProcessInstance, rows: list[UserTask]) -
     return found
 
 
-def _shown(loaded, element_id: str, values: dict) -> dict:
-    """A step's stored values as the form showed them: field labels, option names ("Decision: Approve")."""
+def _shown(loaded, element_id: str, values: dict, locale: str) -> dict:
+    """A step's stored values as the form showed them: field labels, option names ("Decision: Approve"), days as
+    the clinic writes them."""
     try:
         form = loaded.form(element_id)
     except (KeyError, ValueError, AttributeError):
@@ -166,11 +168,14 @@ def _shown(loaded, element_id: str, values: dict) -> dict:
     shown = {}
     for key, value in values.items():
         field = fields.get(key)
-        shown[field.label if field else key] = field.option_name(value) if field else value
+        if field is None:
+            shown[key] = value
+        else:
+            shown[field.label] = field.shown(value, locale)
     return shown
 
 
-def _line(spec, state: Marking, row: UserTask | None, completer: User | None, loaded) -> TaskLine:
+def _line(spec, state: Marking, row: UserTask | None, completer: User | None, loaded, locale: str) -> TaskLine:
     return TaskLine(
         element_id=spec.bpmn_id,
         name=spec.bpmn_name or spec.bpmn_id,
@@ -179,7 +184,7 @@ def _line(spec, state: Marking, row: UserTask | None, completer: User | None, lo
         lane=spec.lane,
         completed_by=f"{completer.full_name} ({completer.username})" if completer else None,
         completed_at=row.completed_at if row else None,
-        values=_shown(loaded, spec.bpmn_id, row.values) if row and row.values else {},
+        values=_shown(loaded, spec.bpmn_id, row.values, locale) if row and row.values else {},
     )
 
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import days
 from engine.accounts.roles import lane_roles
 from engine.accounts.users import UNDO_PROCESS, Actor
 from engine.errors import Conflict, Forbidden, NotFound
@@ -24,8 +25,6 @@ from engine.vocabulary import (
 from engine.workflow.forms import FormDef
 from engine.workflow.parsing import LoadedProcess, screen_of
 from engine.workflow.runtime import runtime_of
-
-from . import days
 
 REQUEST_STEP, CANCEL_STEP, UNDO_STEP = "request_cancellation", "cancel_invoice", "undo_cancel"
 

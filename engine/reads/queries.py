@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Select, func, literal, literal_column, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from engine import days
 from engine.accounts.permissions import Permission, require
 from engine.accounts.roles import who_words
 from engine.accounts.users import Actor
@@ -17,8 +18,6 @@ from engine.errors import Invalid, NotFound
 from engine.models import AuditEvent, CancellationRequest, Invoice, UserTask
 from engine.models.processes import approvals_words
 from engine.vocabulary import InvoiceStatus, RequestStatus, Screen, UserTaskState
-
-from . import days
 
 # Financial Approval's Approval Status filter; Approved also lists requests whose invoice was then cancelled.
 # Financial Approval's status filter: each request status, and all of them (Approved lists completed ones too).

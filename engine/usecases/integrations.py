@@ -12,13 +12,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import days
 from engine.accounts.permissions import Permission, require
 from engine.accounts.roles import Role
 from engine.accounts.tokens import digest
 from engine.accounts.users import Actor, hash_password
 from engine.errors import Invalid, NotFound
 from engine.models import ApiToken, Clinic, RoleGrant, User, utcnow
-from engine.reads import days
 from engine.vocabulary import AuditAction
 
 from .people import audit

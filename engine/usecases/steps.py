@@ -123,7 +123,7 @@ def _start(session: Session, actor: Actor, invoice: Invoice, step: StepInput) ->
         raise Conflict(f"{name} is not possible yet: start with {start.bpmn_name or start.name}.")
     form = loaded.form(start.name)
     seed = invoice_facts(invoice)
-    values = validate(form, step.submitted, seed)
+    values = validate(form, step.submitted, seed, actor.locale)
     was = invoice.status
     ctx, workflow = lifecycle.start(session, actor.user_id, invoice, version, loaded, seed)
     task = next(t for t in ready_user_tasks(workflow) if t.task_spec.name == step.element_id)
@@ -152,7 +152,7 @@ def continue_task(ctx: ActionContext, actor: Actor, step: StepInput) -> Outcome:
     workflow = lifecycle.load(ctx)
     task = workflow.get_task_from_id(UUID(row.task_id))
     form = loaded.form(step.element_id)
-    values = validate(form, step.submitted, task.data)
+    values = validate(form, step.submitted, task.data, actor.locale)
     was = ctx.invoice.status
     went_through = lifecycle.complete_step(ctx, workflow, task, form, values, row, ready)
     _judge_if_reopened(ctx)
@@ -180,7 +180,7 @@ def send_event(ctx: ActionContext, actor: Actor, loaded: LoadedProcess, event: C
         who = ctx.session.get(User, instance.started_by_id)
         raise Forbidden(f"{event.name} is for the person who made the request, {who.full_name}: ask them.")
     form = loaded.form(event.element_id)
-    values = validate(form, submitted, {})
+    values = validate(form, submitted, {}, actor.locale)
     workflow = lifecycle.load(ctx)
     was = ctx.invoice.status
     went_through = lifecycle.send_event(ctx, workflow, event, form, values, ready)

@@ -16,12 +16,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine import days
 from engine.accounts.permissions import Permission, require
 from engine.accounts.users import Actor
 from engine.db import unit_of_work
@@ -177,13 +178,15 @@ def fire_now(session: Session, actor: Actor, instance_id: int, timer_id: int) ->
     return timer
 
 
-def parse_local(text: str | None, timezone: str) -> datetime:
-    """'2026-12-24 08:00' (or 2026-12-24T08:00) in the clinic's time zone -> UTC."""
+def parse_local(text: str | None, timezone: str, locale: str | None = None) -> datetime:
+    """A day and time as the clinic writes them ("12/24/2026 08:00", or ISO 2026-12-24T08:00) in its time zone
+    -> UTC."""
     value = (text or "").strip()
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise Invalid({"due": f"Due time '{value}' is not a date and time: write it as 2026-12-24 08:00."}) from None
+    moment = days.parse_moment(value, locale)
+    if moment is None:
+        example = f"{days.format_day(date(2026, 12, 24), locale)} 08:00"
+        how = f"write it as {days.moment_hint(locale)}, e.g. {example}"
+        raise Invalid({"due": f"Due time '{value}' is not a date and time: {how}."})
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(timezone))
     return moment.astimezone(ZoneInfo("UTC"))
@@ -193,7 +196,7 @@ def change_due(session: Session, actor: Actor, instance_id: int, timer_id: int, 
     """Move a waiting timer's due time (in the clinic's time zone); the worker fires it then."""
     ctx = _locked(session, actor, instance_id)
     timer = _timer_of(ctx, timer_id)
-    due = parse_local(due_text, actor.timezone)
+    due = parse_local(due_text, actor.timezone, actor.locale)
     if due <= ctx.now:
         raise Invalid({"due": "Due time is in the past: to fire the timer now, use Fire now."})
     lifecycle.move_timer(ctx, timer, due)

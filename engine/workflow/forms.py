@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from engine import days
 from engine.errors import Invalid
 
 from .scripting import RestrictedEnvironment, ScriptRefused
@@ -49,6 +50,13 @@ class FieldDef:
             if option.id == value:
                 return option.name
         return "" if value is None else str(value)
+
+    def shown(self, value: Any, locale: str | None) -> str:
+        """A stored value as people read it: an option's name, a day as the clinic writes it (12/1/2026)."""
+        if self.type == "date" and isinstance(value, str):
+            day = days.parse_day(value, None)
+            return days.format_day(day, locale) if day else value
+        return self.option_name(value)
 
 
 @dataclass(frozen=True)
@@ -109,8 +117,9 @@ def condition_in_words(condition: str, form: FormDef) -> str:
     return f"{other.label} is {other.option_name(match.group(2))}"
 
 
-def _convert(f: FieldDef, raw: Any) -> Any:
-    """Turn one submitted value into its typed value, or raise ValueError with a message."""
+def _convert(f: FieldDef, raw: Any, locale: str | None) -> Any:
+    """Turn one submitted value into its typed value, or raise ValueError with a message; a date is typed as
+    the clinic's locale writes it (or ISO 8601) and stored as ISO 8601."""
     if f.type == "string":
         return str(raw).strip()
     if f.type == "enum":
@@ -133,10 +142,11 @@ def _convert(f: FieldDef, raw: Any) -> Any:
             return False
         raise ValueError(f"{f.label} must be yes or no.")
     if f.type == "date":
-        try:
-            return date.fromisoformat(str(raw).strip()).isoformat()
-        except ValueError:
-            raise ValueError(f"{f.label} must be a date written as YYYY-MM-DD.") from None
+        day = days.parse_day(str(raw), locale)
+        if day is None:
+            example = days.format_day(date(2026, 12, 31), locale)
+            raise ValueError(f"{f.label} must be a date written as {days.day_hint(locale)}, e.g. {example}.")
+        return day.isoformat()
     raise ValueError(f"{f.label} has the unsupported type {f.type}; ask an analyst to fix the diagram.")
 
 
@@ -168,7 +178,9 @@ def _condition_holds(condition: str, values: Mapping[str, Any]) -> bool:
         return False
 
 
-def validate(form: FormDef, submitted: Mapping[str, Any], data: Mapping[str, Any] | None = None) -> dict:
+def validate(
+    form: FormDef, submitted: Mapping[str, Any], data: Mapping[str, Any] | None = None, locale: str | None = None
+) -> dict:
     """Check submitted values against the form; return the typed values of every declared field.
 
     Fields missing or blank become "" (or None for non-strings) so scripts can always name them. Raises
@@ -187,7 +199,7 @@ def validate(form: FormDef, submitted: Mapping[str, Any], data: Mapping[str, Any
         try:
             if isinstance(raw, str) and "\x00" in raw:
                 raise ValueError(f"{f.label} contains a NUL character, which cannot be stored: remove it.")
-            values[f.id] = _convert(f, raw)
+            values[f.id] = _convert(f, raw, locale)
         except ValueError as exc:
             errors[f.id] = str(exc)
             values[f.id] = None

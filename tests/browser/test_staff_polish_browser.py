@@ -26,7 +26,7 @@ from browsing import (
 )
 from playwright.sync_api import Locator, Page, expect
 
-from engine.reads.days import format_day
+from engine.days import format_day
 
 FIRST = "Approver or Clinic administrator"
 BOTH = f"{FIRST}, then Clinic administrator"

@@ -5,7 +5,7 @@ de_CH); ISO 8601 (2026-12-01) is accepted everywhere too (links, bookmarks, the 
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime, time
 from functools import lru_cache
 
 from babel import Locale, UnknownLocaleError
@@ -70,4 +70,30 @@ def parse_day(text: str, locale: str | None) -> date | None:
     try:
         return date(numbers["y"], numbers["M"], numbers["d"])
     except (ValueError, KeyError):
+        return None
+
+
+_TIME = re.compile(r"^(?P<day>.+?)[\sT,]+(?P<hour>\d{1,2}):(?P<minute>\d{2})$")
+
+
+def moment_hint(locale: str | None) -> str:
+    """What to type for a day and a time: MM/DD/YYYY HH:MM."""
+    return f"{day_hint(locale)} HH:MM"
+
+
+def parse_moment(text: str, locale: str | None) -> datetime | None:
+    """A day and a time of day (24 h), as shown on pages ("12/24/2026 08:00") or in ISO 8601
+    ("2026-12-24T08:00"); naive (the caller knows the zone); None when it is neither."""
+    value = text.strip()
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        pass
+    found = _TIME.match(value)
+    day = parse_day(found.group("day"), locale) if found else None
+    if day is None:
+        return None
+    try:
+        return datetime.combine(day, time(int(found.group("hour")), int(found.group("minute"))))
+    except ValueError:
         return None
