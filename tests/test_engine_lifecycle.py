@@ -89,7 +89,7 @@ def test_workflow_state_round_trips_with_exact_decimal_amount(demo, uow):
     with uow() as s:
         instance = s.scalars(select(ProcessInstance)).one()
         assert "spec" not in json.loads(instance.state_json)  # the spec is stored once, with the version
-        workflow = runtime_of(s).load_workflow(instance.state_json, instance.version.spec_json)
+        workflow = runtime_of(s).load_workflow(instance.state_json, instance.version)
         task = workflow.get_next_task(manual=True)
         amount = s.scalar(select(Invoice.amount).where(Invoice.number == number))
     assert isinstance(task.data["amount"], Decimal)

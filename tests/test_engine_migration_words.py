@@ -81,7 +81,7 @@ def test_an_instance_moves_to_the_step_that_took_its_place(uow, demo, session_fa
     assert [m.instance_id for m in result.moved] == [line.instance_id] and not result.refused
     with uow() as s:
         instance = s.get(ProcessInstance, line.instance_id)
-        workflow = runtime_of(s).load_workflow(instance.state_json, instance.version.spec_json)
+        workflow = runtime_of(s).load_workflow(instance.state_json, instance.version)
         assert instance.process_version_id == run.new.id
         assert [t.task_spec.name for t in workflow.get_tasks(state=TaskState.READY)] == ["approve_request"]
         # What lists and queues read follows: the waiting row and the instance name the new step.

@@ -38,7 +38,7 @@ def test_a_workflow_loaded_to_read_cannot_run_an_operation(demo, session_factory
         )
     with unit_of_work(session_factory, read_only=True) as s:
         instance = s.scalar(select(ProcessInstance))
-        workflow = runtime_of(s).load_workflow(instance.state_json, instance.version.spec_json)
+        workflow = runtime_of(s).load_workflow(instance.state_json, instance.version)
         operation = workflow.script_engine.environment.functions["cancel_invoice"]
         with pytest.raises(RuntimeError, match="outside a user action"):
             operation(remarks="x")

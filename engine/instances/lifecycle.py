@@ -60,7 +60,7 @@ def context_for(session: Session, actor_id: int, invoice: Invoice, instance: Pro
 def load(ctx: ActionContext, version: ProcessVersion | None = None) -> BpmnWorkflow:
     """The instance's workflow; its scripts act for this action."""
     version = version or ctx.instance.version
-    return ctx.runtime.load_workflow(ctx.instance.state_json, version.spec_json, ctx)
+    return ctx.runtime.load_workflow(ctx.instance.state_json, version, ctx)
 
 
 # ---- transitions ---------------------------------------------------------------------------------------------

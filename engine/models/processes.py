@@ -48,8 +48,10 @@ class ProcessVersion(Base):
     name: Mapped[str] = mapped_column(String(200))
     version: Mapped[int] = mapped_column(Integer)
     content_hash: Mapped[str] = mapped_column(String(64))
-    source_files: Mapped[str] = mapped_column(Text)  # JSON {filename: xml}
-    spec_json: Mapped[str] = mapped_column(Text)  # JSON {"spec": ..., "subprocess_specs": ...}
+    # Large and read only when the runtime's cache of parsed and restored specs misses (or a diagram is drawn):
+    # deferred, so loading an instance's version for an action reads a few small columns.
+    source_files: Mapped[str] = mapped_column(Text, deferred=True)  # JSON {filename: xml}
+    spec_json: Mapped[str] = mapped_column(Text, deferred=True)  # JSON {"spec": ..., "subprocess_specs": ...}
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     deployed_by: Mapped[str] = mapped_column(String(80), default="system")
 

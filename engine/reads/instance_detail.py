@@ -92,7 +92,7 @@ def instance_detail(session: Session, actor: Actor, instance_id: int) -> Instanc
     instance = get_instance(session, actor, instance_id)
     version = instance.version
     runtime = runtime_of(session)
-    workflow = runtime.load_workflow(instance.state_json, version.spec_json)
+    workflow = runtime.load_workflow(instance.state_json, version)
     loaded = runtime.spec_of(version)
     xml = version.bpmn_xml
     by_state: dict[str, set[str]] = {Marking.READY: set(), Marking.COMPLETED: set(), Marking.FAILED: set()}

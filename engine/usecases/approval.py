@@ -94,7 +94,7 @@ def _no_one_left_warnings(session: Session, actor: Actor, instance: ProcessInsta
     if not chosen or len(combinations) > MAX_PREVIEWS:
         return []
     choices = [plain | {f.id: o.id for f, o in zip(chosen, combo, strict=True)} for combo in combinations]
-    nexts = runtime.preview(instance.state_json, instance.version.spec_json, row.task_id, choices)
+    nexts = runtime.preview(instance.state_json, instance.version, row.task_id, choices)
     warnings = []
     for combo, specs in zip(combinations, nexts, strict=True):
         for spec in specs:

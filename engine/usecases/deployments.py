@@ -11,7 +11,7 @@ from pathlib import Path
 from SpiffWorkflow.bpmn.util.diff import SpecDiff
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from engine.accounts.permissions import Permission, require
 from engine.accounts.users import Actor
@@ -113,7 +113,9 @@ def list_processes(session: Session, actor: Actor) -> list[ProcessRow]:
     running = dict(session.execute(counts.group_by(ProcessInstance.process_version_id)).all())
     rows: dict[str, ProcessRow] = {}
     versions = session.scalars(
-        select(ProcessVersion).order_by(ProcessVersion.process_id, ProcessVersion.version.desc())
+        select(ProcessVersion)
+        .options(undefer(ProcessVersion.source_files))  # the page lists each version's files
+        .order_by(ProcessVersion.process_id, ProcessVersion.version.desc())
     )
     for version in versions:
         row = rows.setdefault(version.process_id, ProcessRow(version.process_id, version.name, []))
@@ -294,9 +296,9 @@ def _current_sources(session: Session) -> dict[str, Source]:
         .subquery()
     )
     versions = session.scalars(
-        select(ProcessVersion).join(
-            latest, (latest.c.process_id == ProcessVersion.process_id) & (latest.c.v == ProcessVersion.version)
-        )
+        select(ProcessVersion)
+        .options(undefer(ProcessVersion.source_files))
+        .join(latest, (latest.c.process_id == ProcessVersion.process_id) & (latest.c.v == ProcessVersion.version))
     )
     sources: dict[str, Source] = {}
     for version in versions:

@@ -68,7 +68,7 @@ def _candidates(session: Session, actor: Actor, old: ProcessVersion, element_id:
 def _diff(session: Session, instance: ProcessInstance, new: ProcessVersion):
     """How the instance's workflow lines up with the new version: (spec diff, workflow diff, its open tasks)."""
     runtime = runtime_of(session)
-    workflow = runtime.load_workflow(instance.state_json, instance.version.spec_json)
+    workflow = runtime.load_workflow(instance.state_json, instance.version)
     spec_diff = SpecDiff(runtime.serializer.registry, workflow.spec, runtime.spec_of(new).spec)
     open_tasks = workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.ERROR)
     return spec_diff, WorkflowDiff(workflow, spec_diff), open_tasks

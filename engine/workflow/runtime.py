@@ -22,6 +22,7 @@ from uuid import UUID
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.util.task import TaskState
@@ -98,8 +99,21 @@ def _does_nothing(*_args, **_kwargs) -> None:
     return None
 
 
+class InstanceStateConverter(BpmnWorkflowConverter):
+    """A workflow's own state, without its spec and subprocess specs: those belong to its process version, stored
+    once when it is deployed and restored once per process (WorkflowRuntime.version_spec). Loading puts the
+    restored spec objects where the serialized spec would be (the registry hands objects back unchanged), so no
+    action converts or parses the spec again."""
+
+    def to_dict(self, workflow):
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+
 def _build_serializer() -> BpmnWorkflowSerializer:
-    registry = BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG)
+    registry = BpmnWorkflowSerializer.configure({**CAMUNDA_CONFIG, BpmnWorkflow: InstanceStateConverter})
     registry.register(Decimal, lambda v: {"value": str(v)}, lambda v: Decimal(v["value"]))
     return BpmnWorkflowSerializer(registry)
 
@@ -115,6 +129,7 @@ class WorkflowRuntime:
         self.serializer = _build_serializer()
         self._code_cache: dict = {}
         self._parsed: dict[tuple, LoadedProcess] = {}
+        self._restored: dict[tuple, tuple] = {}
         self._detached = self.script_engine(None)
 
     @property
@@ -149,9 +164,22 @@ class WorkflowRuntime:
 
     def spec_json_of(self, loaded: LoadedProcess) -> str:
         """The serialized spec and subprocess specs of a process, stored once with its version."""
-        workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs)
-        whole = json.loads(self.serializer.serialize_json(workflow))
-        return json.dumps({"spec": whole["spec"], "subprocess_specs": whole["subprocess_specs"]})
+        to_dict = self.serializer.to_dict
+        subprocess_specs = {name: to_dict(spec) for name, spec in loaded.subprocess_specs.items()}
+        return json.dumps({"spec": to_dict(loaded.spec), "subprocess_specs": subprocess_specs})
+
+    def version_spec(self, version) -> tuple[Any, dict]:
+        """The spec and subprocess specs a version's instances run on, restored from what was stored when it was
+        deployed; cached per version and content, so only a cache miss reads the stored spec."""
+        key = (version.id, version.content_hash)
+        restored = self._restored.get(key)
+        if restored is None:
+            if len(self._restored) >= self.CACHED_VERSIONS:
+                self._restored.clear()
+            stored = json.loads(version.spec_json)
+            subprocess_specs = {k: self.serializer.from_dict(v) for k, v in stored["subprocess_specs"].items()}
+            restored = self._restored[key] = (self.serializer.from_dict(stored["spec"]), subprocess_specs)
+        return restored
 
     def first_user_task(self, loaded: LoadedProcess):
         """The user task a new instance of this version waits on first: its form starts the cancellation.
@@ -169,11 +197,17 @@ class WorkflowRuntime:
             task.data.update(data)
         return workflow
 
-    def load_workflow(self, state_json: str, spec_json: str, scope: ActionScope | None = None) -> BpmnWorkflow:
-        """A stored workflow; with a scope its scripts act for that user action, without one it only reads."""
+    def load_workflow(self, state_json: str, version, scope: ActionScope | None = None) -> BpmnWorkflow:
+        """A stored workflow of a process version; with a scope its scripts act for that user action, without one
+        it only reads. Only the instance's own state is parsed: the version's spec objects are reused."""
         state = json.loads(state_json)
-        state.update(json.loads(spec_json))
-        workflow = self.serializer.deserialize_json(json.dumps(state))
+        if state.get(self.serializer.VERSION_KEY) != self.serializer.VERSION:  # an older format: migrate it whole
+            state.update(json.loads(version.spec_json))
+            self.serializer.migrate(state)
+        else:
+            del state[self.serializer.VERSION_KEY]
+            state["spec"], state["subprocess_specs"] = self.version_spec(version)
+        workflow = self.serializer.from_dict(state)
         workflow.script_engine = self.script_engine(scope) if scope is not None else self._detached
         return workflow
 
@@ -183,7 +217,7 @@ class WorkflowRuntime:
         environment = RestrictedEnvironment(functions, self._code_cache, self.script_time_limit, per_action=True)
         return environment.evaluate(expression, data)
 
-    def preview(self, state_json: str, spec_json: str, task_id: str, choices: list[dict[str, Any]]) -> list[list]:
+    def preview(self, state_json: str, version, task_id: str, choices: list[dict[str, Any]]) -> list[list]:
         """For each set of values: the user tasks that would be ready next if the task were completed with them.
 
         Runs on copies of the stored workflow whose operations do nothing (each with the time budget of one user
@@ -192,7 +226,7 @@ class WorkflowRuntime:
         functions = {name: _does_nothing for name in self.operations}
         found = []
         for values in choices:
-            workflow = self.load_workflow(state_json, spec_json)
+            workflow = self.load_workflow(state_json, version)
             environment = RestrictedEnvironment(functions, self._code_cache, self.script_time_limit, per_action=True)
             workflow.script_engine = RecordingScriptEngine(environment, None)
             try:
@@ -208,10 +242,8 @@ class WorkflowRuntime:
         return found
 
     def dump_workflow(self, workflow: BpmnWorkflow) -> str:
-        state = json.loads(self.serializer.serialize_json(workflow))
-        state.pop("spec")
-        state.pop("subprocess_specs")
-        return json.dumps(state)
+        """The workflow's own state as JSON (InstanceStateConverter leaves the spec to the version)."""
+        return self.serializer.serialize_json(workflow)
 
 
 def ready_user_tasks(workflow: BpmnWorkflow) -> list:
