@@ -17,7 +17,9 @@ from engine.accounts.permissions import Permission, may
 from engine.accounts.users import Actor, actor_for
 from engine.errors import TooManyAttempts
 
-from .plumbing import uow
+from .plumbing import begin_submission_unit, uow
+
+_READS = ("GET", "HEAD", "OPTIONS")
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -35,11 +37,18 @@ class WebUser(UserMixin):
 def load_user(user_id: str) -> WebUser | None:
     """The user of the cookie's server-side session, if it is still live (logout and timeouts end it)."""
     session_id = flask_session.get("sid")
-    with uow(read_only=True) as session:
+    if request.method in _READS:
+        with uow(read_only=True) as session:
+            owner, write, clinic_id = sessions.look_up(session, session_id)
+            found = actor_for(session, owner, clinic_id) if owner is not None and str(owner) == user_id else None
+        if write is not None:
+            with uow() as session:
+                (sessions.touch if write == "touch" else sessions.end)(session, session_id)
+    else:  # a form submission: checked in the unit of work its action joins (one transaction, one commit)
+        session = begin_submission_unit()
         owner, write, clinic_id = sessions.look_up(session, session_id)
         found = actor_for(session, owner, clinic_id) if owner is not None and str(owner) == user_id else None
-    if write is not None:
-        with uow() as session:
+        if write is not None:
             (sessions.touch if write == "touch" else sessions.end)(session, session_id)
     return WebUser(found) if found else None
 

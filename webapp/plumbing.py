@@ -4,7 +4,7 @@ ids in URLs, refusing NUL characters, security headers and template filters."""
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -13,6 +13,7 @@ from flask import (
     Flask,
     Response,
     current_app,
+    g,
     has_request_context,
     jsonify,
     render_template,
@@ -22,6 +23,7 @@ from flask import (
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
+from sqlalchemy.orm import Session
 from werkzeug.routing import IntegerConverter
 
 from engine import days
@@ -80,11 +82,49 @@ def small_int(text: str | None) -> int | None:
     return int(text) if _SMALL_INT.fullmatch(text) and int(text) > 0 else None
 
 
+_JOINED_UNIT = "joined_unit"  # flask.g: the form submission's unit of work, begun when its user was loaded
+
+
+def begin_submission_unit() -> Session:
+    """A form submission's unit of work, begun by the user loader: the session check and the action the view
+    then runs (its first `uow()`) are one transaction with one commit. Ended by that `uow()`, or when the
+    request ends (commit; roll back on an error) if the view wrote nothing."""
+    stack = ExitStack()
+    session = stack.enter_context(unit_of_work(current_app.extensions["session_factory"]))
+    g.setdefault(_JOINED_UNIT, (stack, session))
+    return g.get(_JOINED_UNIT)[1]
+
+
 @contextmanager
 def uow(read_only: bool = False):
     """One request's unit of work: everything it writes commits together or not at all."""
-    with unit_of_work(current_app.extensions["session_factory"], read_only=read_only) as session:
+    joined = None if read_only else g.pop(_JOINED_UNIT, None)
+    if joined is None:
+        with unit_of_work(current_app.extensions["session_factory"], read_only=read_only) as session:
+            yield session
+        return
+    stack, session = joined
+    with stack:  # commits at the end, rolls back on any exception
         yield session
+
+
+def session_factory():
+    """For a use case that runs several transactions of its own (a migration moves each instance in its own):
+    the submission's unit, if begun, commits first so it holds no lock they would wait for."""
+    joined = g.pop(_JOINED_UNIT, None)
+    if joined is not None:
+        joined[0].close()
+    return current_app.extensions["session_factory"]
+
+
+def _end_submission_unit(error: BaseException | None) -> None:
+    joined = g.pop(_JOINED_UNIT, None)
+    if joined is not None:
+        stack, _session = joined
+        if error is None:
+            stack.close()
+        else:
+            stack.__exit__(type(error), error, error.__traceback__)
 
 
 def actor():
@@ -135,6 +175,7 @@ def money(value, currency: str = "") -> str:
 
 def init_app(app: Flask) -> None:
     csrf.init_app(app)
+    app.teardown_request(_end_submission_unit)
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["isotime"] = isotime
     app.jinja_env.filters["money"] = money

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
 from engine.accounts.permissions import Permission
 from engine.errors import Invalid
 from engine.usecases import deployments, migration
 
 from .auth import permission_required
-from .plumbing import actor, small_int, uow
+from .plumbing import actor, session_factory, small_int, uow
 
 bp = Blueprint("processes", __name__, url_prefix="/admin/processes")
 
@@ -99,7 +99,7 @@ def migrate():
     if source is None or target is None:
         raise Invalid({"to": "Choose the version to migrate from and the version to migrate to."})
     if request.method == "POST":
-        result = migration.migrate(current_app.extensions["session_factory"], actor(), source, target, task)
+        result = migration.migrate(session_factory(), actor(), source, target, task)
         flash(f"{len(result.moved)} instance(s) migrated; {len(result.refused)} refused.", "success")
         return render_template("processes/migrate.html", lines=result.moved + result.refused, done=True,
                                source=source, target=target, task=task)  # fmt: skip

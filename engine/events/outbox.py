@@ -19,12 +19,11 @@ from datetime import datetime, timedelta
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 from sqlalchemy import event as sa_event
-from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from engine.models import CancellationRequest, Clinic, Event, EventFeed, Invoice, User, WebhookDelivery
+from engine.models import CancellationRequest, Event, EventFeed, Invoice, User, WebhookDelivery
 from engine.vocabulary import EventType
 
 CONTENT_TYPE = "application/cloudevents+json"
@@ -114,18 +113,17 @@ def cloudevent_json(event_id: str, clinic_id: int, type_: EventType, subject: st
 
 
 def _next_positions(session: Session, clinic_id: int, count: int) -> int:
-    """Reserve `count` positions of the clinic's feed; returns the first. Locks the clinic's feed row."""
+    """Reserve `count` positions of the clinic's feed; returns the first. Locks the clinic's feed row.
+
+    One statement: the clinic's first event creates its row, later ones move it on (an upsert)."""
     dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(
-        insert(EventFeed)
-        .values(clinic_id=clinic_id, last_position=0)
-        .on_conflict_do_nothing(index_elements=["clinic_id"])
-    )
+    insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(EventFeed)
     last = session.execute(
-        update(EventFeed)
-        .where(EventFeed.clinic_id == clinic_id)
-        .values(last_position=EventFeed.last_position + count)
+        insert.values(clinic_id=clinic_id, last_position=count)
+        .on_conflict_do_update(
+            index_elements=["clinic_id"],
+            set_={"last_position": EventFeed.last_position + insert.excluded.last_position},
+        )
         .returning(EventFeed.last_position)
     ).scalar_one()
     return last - count + 1
@@ -144,7 +142,7 @@ def _write_pending(session: Session) -> None:
         by_clinic.setdefault(item.invoice.clinic_id, []).append(item)
     for clinic_id in sorted(by_clinic):
         items = by_clinic[clinic_id]
-        webhook = session.scalar(select(Clinic.webhook_url).where(Clinic.id == clinic_id))
+        webhook = items[0].invoice.clinic.webhook_url  # the invoice's clinic is loaded by the action
         data = [_data(session, item) for item in items]
         position = _next_positions(session, clinic_id, len(items))  # the last statements before the commit
         for offset, (item, payload) in enumerate(zip(items, data, strict=True)):
