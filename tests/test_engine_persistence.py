@@ -61,3 +61,29 @@ def test_database_allows_one_active_instance_per_invoice(requested, session_fact
                     started_by_id=existing.started_by_id,
                 )
             )
+
+
+def test_an_instance_stores_at_most_4_kb_of_state_at_every_step(demo, session_factory):
+    """Issue 16 (3): the spec is stored once per version; what each instance stores is its own state, compressed."""
+    number = demo.invoice_numbers("NS")[0]
+    demo.set_amount(number, "1500.00")  # two approvals: the longest path of the shipped diagram
+    sizes = []
+
+    def stored() -> int:
+        with unit_of_work(session_factory, read_only=True) as s:
+            invoice_id = s.scalar(select(Invoice.id).where(Invoice.number == number))
+            raw = s.execute(
+                text("SELECT state_json FROM process_instances WHERE invoice_id = :id"), {"id": invoice_id}
+            ).scalar_one()
+        assert bytes(raw)[:1] != b"{"  # not JSON text: compressed
+        return len(raw)
+
+    demo.request("billing", number)
+    sizes.append(stored())
+    demo.decide("approver", number)
+    sizes.append(stored())
+    demo.decide("admin", number)
+    sizes.append(stored())
+    outcome = demo.cancel("billing", number)
+    sizes.append(stored())
+    assert outcome.message.startswith("Invoice") and max(sizes) <= 4096, sizes

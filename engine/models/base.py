@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import zlib
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
     DateTime,
+    LargeBinary,
     TypeDecorator,
 )
 from sqlalchemy.orm import DeclarativeBase
@@ -32,6 +34,26 @@ class UTCDateTime(TypeDecorator):
 
     def process_result_value(self, value, dialect):
         return None if value is None else value.replace(tzinfo=UTC)
+
+
+class CompressedText(TypeDecorator):
+    """Text stored zlib-compressed (a workflow's JSON state shrinks to about a sixth), read back as text.
+
+    Text stored before compression (0026 compresses what it finds; an uncompressed value starts with "{") is read
+    as it is."""
+
+    impl = LargeBinary
+    cache_ok = True
+    LEVEL = 6
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else zlib.compress(value.encode(), self.LEVEL)
+
+    def process_result_value(self, value, dialect):
+        if value is None or isinstance(value, str):
+            return value
+        data = bytes(value)
+        return (data if data[:1] == b"{" else zlib.decompress(data)).decode()
 
 
 class Money(TypeDecorator):

@@ -30,7 +30,7 @@ from engine.vocabulary import (
     sql_in,
 )
 
-from .base import Base, UTCDateTime, utcnow
+from .base import Base, CompressedText, UTCDateTime, utcnow
 from .clinics import Invoice, User
 
 
@@ -101,7 +101,7 @@ class ProcessInstance(Base):
     process_version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"), index=True)
     business_key: Mapped[str] = mapped_column(String(120))
     status: Mapped[str] = mapped_column(String(20), default=InstanceStatus.RUNNING)
-    state_json: Mapped[str] = mapped_column(Text)
+    state_json: Mapped[str] = mapped_column(CompressedText)  # the workflow's own state (JSON), compressed
     started_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
