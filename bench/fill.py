@@ -23,6 +23,7 @@ from engine.models import (
     User,
     UserTask,
 )
+from engine.usecases import blockers
 from engine.usecases.deployments import deploy_processes
 
 from .plan import CLINICS, InvoicePlan, Plan
@@ -253,6 +254,8 @@ def fill(engine: Engine, factory, plan: Plan) -> FillInfo:
             for model, rows in ((CancellationRequest, requests), (AuditEvent, audits)):
                 if rows:
                     conn.execute(insert(model), rows)
+    with unit_of_work(factory) as session:  # each invoice's cancellation blockers verdict, as invoices sent in have
+        blockers.refresh_stale(session)
     _after_fill(engine)
     with engine.connect() as conn:
         rows = {m.__tablename__: conn.scalar(select(func.count()).select_from(m)) for m in TABLES}

@@ -17,7 +17,9 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
 from engine.instances.operations import build_runtime
@@ -49,9 +51,17 @@ def _facts(n: int) -> dict:
     }
 
 
+def _whole_state_serializer() -> BpmnWorkflowSerializer:
+    """SpiffWorkflow's own serializer (the whole state, spec included), with exact amounts."""
+    registry = BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG)
+    registry.register(Decimal, lambda v: {"value": str(v)}, lambda v: Decimal(v["value"]))
+    return BpmnWorkflowSerializer(registry)
+
+
 class Floor:
     def __init__(self, folder: Path):
         self.runtime = build_runtime()
+        self.serializer = _whole_state_serializer()
         loaded = load_directory(PROCESSES, self.runtime.operation_names)[PROCESS]
         self.spec, self.subprocess_specs = loaded.spec, loaded.subprocess_specs
         functions = {name: _nothing for name in self.runtime.operations}
@@ -73,7 +83,7 @@ class Floor:
         workflow.do_engine_steps()
 
     def lifecycle(self, n: int) -> None:
-        serializer = self.runtime.serializer
+        serializer = self.serializer
         workflow = BpmnWorkflow(self.spec, self.subprocess_specs, script_engine=self._engine())
         for task in workflow.get_tasks(state=TaskState.READY):
             task.data.update(_facts(n))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import time
 from pathlib import Path
@@ -26,13 +27,16 @@ from .timers import fire_rate
 from .web import gunicorn, http_rate
 from .webcost import http_costs
 
-# Concurrent simulated users for the HTTP run: (clinic id, clinic prefix, billing user, approver).
+# Concurrent simulated users: (clinic id, clinic prefix, billing user, approver). One process (or gunicorn worker)
+# serves the first two pairs; two serve all four (twice the pairs, issue 16).
 LANES = ((1, "ns", "billing1", "approver1"), (2, "rs", "billing1", "approver1"), (3, "hs", "billing1", "approver1"))
 LANES += ((1, "ns", "billing2", "approver2"),)
+PAIRS = {1: LANES[:2], 2: LANES}
 MEASURED_CLINIC, MEASURED_PREFIX = 1, "ns"
 WARMUP_LIFECYCLES = 2
+RUNS = 3  # each rate is the median of this many runs at the same load
 ROOT = Path(__file__).resolve().parent.parent
-WORKERS = 2  # gunicorn workers, as `make run` starts it; engine-only runs in as many processes
+WORKERS = 2  # gunicorn workers, as `make run` starts it
 
 
 # Instances whose two timers are made due: one worker fires 1,000 timers; two workers on PostgreSQL fire 10,000
@@ -54,9 +58,38 @@ def _log(message: str) -> None:
     print(message, flush=True)
 
 
-def _lanes(pool: Invoices, count: int) -> list[tuple[int, str, str, str, list[str]]]:
-    per_lane = -(-count // len(LANES)) + WARMUP_LIFECYCLES
-    return [(c, p, b, a, pool.take(c, per_lane)) for c, p, b, a in LANES]
+def _lanes(pool: Invoices, count: int, processes: int) -> list[tuple[str, str, list[str]]]:
+    """Fresh invoices for one run of `count` lifecycles by the pairs of users `processes` serve."""
+    pairs = PAIRS[processes]
+    per_lane = -(-count // len(pairs)) + WARMUP_LIFECYCLES
+    return [(f"{p}_{b}", f"{p}_{a}", pool.take(c, per_lane)) for c, p, b, a in pairs]
+
+
+def _rates(factory, pool: Invoices, args, result: report.Result, url: str) -> None:
+    """Engine functions in 1 and 2 processes, HTTP with 1 and 2 gunicorn workers: each the median of RUNS runs;
+    the POSTs' milliseconds are kept from the one-worker runs."""
+    for processes in (1, 2):
+        rates = []
+        for run in range(RUNS):
+            lanes = _lanes(pool, args.lifecycles, processes)
+            rates.append(engine_rate(url, lanes, WARMUP_LIFECYCLES, processes))
+            _log(f"  engine functions, {processes} process(es), run {run + 1}: {rates[-1]:.2f} lifecycles/s")
+        result.engine_rates[processes] = statistics.median(rates)
+    for workers in (1, 2):
+        rates = []
+        with gunicorn(url, workers) as base:
+            for run in range(RUNS):
+                lanes = _lanes(pool, args.lifecycles, workers)
+                rate, posts = http_rate(base, lanes, WARMUP_LIFECYCLES)
+                rates.append(rate)
+                numbers = [n for _b, _a, lane in lanes for n in lane]
+                if cancelled_count(factory, numbers) != len(numbers):
+                    raise RuntimeError("HTTP lifecycles: not every invoice ended cancelled")
+                if workers == 1:
+                    for kind, times in posts.items():
+                        result.post_ms.setdefault(kind, []).extend(times)
+                _log(f"  HTTP, {workers} worker(s), run {run + 1}: {rate:.2f} lifecycles/s")
+        result.http_rates[workers] = statistics.median(rates)
 
 
 def bench_database(kind: str, url: str, plan, args) -> report.Result:
@@ -77,26 +110,13 @@ def bench_database(kind: str, url: str, plan, args) -> report.Result:
         pool = Invoices(plan)
         result.costs = action_costs(engine, factory, plan, pool, MEASURED_PREFIX)
         for name, cost in result.costs.items():
-            _log(f"  {name:<16} engine: {cost.statements} statements, {cost.commits} commit(s) ({cost.words()})")
+            _log(f"  {name:<16} engine: {cost.split()} statements, {cost.commits} commit(s) ({cost.words()})")
         billing, approver = f"{MEASURED_PREFIX}_billing1", f"{MEASURED_PREFIX}_approver1"
         result.http_costs = http_costs(url, billing, approver, pool.take(MEASURED_CLINIC, 2))
         for name, cost in result.http_costs.items():
-            _log(f"  {name:<16} HTTP POST: {cost.statements} statements, {cost.commits} commit(s) ({cost.words()})")
-        engine_lanes = [(f"{p}_{b}", f"{p}_{a}", numbers) for _c, p, b, a, numbers in _lanes(pool, args.lifecycles)]
-        count = sum(len(n) for _b, _a, n in engine_lanes)
-        _log(f"  engine-only lifecycles ({count}, {len(engine_lanes)} lanes in {WORKERS} processes) ...")
-        result.engine_rate = engine_rate(url, engine_lanes, WARMUP_LIFECYCLES, WORKERS)
-        _log(f"  engine only: {result.engine_rate:.2f} lifecycles/s")
-        web_lanes = [(f"{p}_{b}", f"{p}_{a}", numbers) for _c, p, b, a, numbers in _lanes(pool, args.lifecycles)]
-        _log(f"  HTTP lifecycles ({sum(len(n) for _b, _a, n in web_lanes)}, {len(web_lanes)} pairs of users) ...")
-        with gunicorn(url, WORKERS) as base:
-            result.http_rate = http_rate(base, web_lanes, WARMUP_LIFECYCLES)
-        numbers = [n for _b, _a, lane in web_lanes for n in lane]
-        if cancelled_count(factory, numbers) != len(numbers):
-            raise RuntimeError("HTTP lifecycles: not every invoice ended cancelled")
-        _log(
-            f"  HTTP: {result.http_rate:.2f} lifecycles/s ({result.http_rate / result.engine_rate:.2f} of engine only)"
-        )
+            _log(f"  {name:<16} HTTP POST: {cost.split()} statements, {cost.commits} commit(s) ({cost.words()})")
+        _log(f"  lifecycle rates ({args.lifecycles} per run, median of {RUNS} runs) ...")
+        _rates(factory, pool, args, result, url)
         for workers in (1, 2) if kind == "postgresql" else (1,):  # SQLite runs one worker by design
             count = TIMER_INSTANCES[workers]
             _log(f"  timers: {count} instances' Reminder and Escalate due, {workers} worker(s) ...")
@@ -121,28 +141,14 @@ def _timer_lines(results: dict) -> str:
     return head + "\n".join(lines) + "\n"
 
 
-def _floor_lines(results: dict, lifecycles: int) -> str:
-    """The floor (issue 16) and each SQLite lifecycle rate as a share of it."""
+def _floor(args) -> tuple[float, int] | None:
+    """The floor (issue 16): SpiffWorkflow and SQLite alone, median of RUNS runs; None when SQLite is not run."""
+    if args.only == "postgresql":
+        return None
     _log("== the floor: SpiffWorkflow and SQLite alone (bench/floor.py)")
-    rate, state = floor_rate(lifecycles)
+    rate, state = floor_rate(args.lifecycles, RUNS)
     _log(f"  {rate:.1f} lifecycles/s, {state:,} bytes of state per instance")
-    lines = [
-        f"- floor, 1 process: {rate:.1f} lifecycles/s (median of 3 runs of {lifecycles}); whole state per instance "
-        f"{state / 1024:.1f} KB"
-    ]
-    sqlite = results["sqlite"]
-    for label, value in (
-        (f"engine functions, {WORKERS} processes", sqlite.engine_rate),
-        (f"HTTP, gunicorn with {WORKERS} workers", sqlite.http_rate),
-    ):
-        if value:
-            lines.append(f"- {label}: {value:.1f} lifecycles/s = {value / rate:.0%} of the floor")
-    head = (
-        "\nThe floor on SQLite: request, approve and cancel with SpiffWorkflow 3.2.0 alone on the shipped diagram "
-        "(read, deserialize, complete, engine steps, serialize, write, commit; the project's restricted script "
-        "environment, operations doing nothing), and the project's rates beside it:\n"
-    )
-    return head + "\n".join(lines) + "\n"
+    return rate, state
 
 
 def _commit() -> str:
@@ -179,6 +185,7 @@ def main() -> None:
     args = _args()
     started = time.perf_counter()
     commit = _commit()
+    floor = _floor(args)
     plan = make_plan(args.instances)
     results = {"sqlite": report.Result(), "postgresql": report.Result()}
     for kind, label in report.KINDS:
@@ -199,6 +206,10 @@ def main() -> None:
         "warmup": args.warmup,
         "lanes": len(LANES),
         "workers": WORKERS,
+        "pairs": {n: len(p) for n, p in PAIRS.items()},
+        "runs_per_rate": RUNS,
+        "lifecycles": args.lifecycles,
+        "floor": floor,
         "commit": commit,
         "cpus": os.cpu_count(),
     }
@@ -210,8 +221,6 @@ def main() -> None:
         verdict = "met" if seconds < IMPORT_TARGET else "MISSED"
         table += f"\nCSV import of 100,000 invoices on SQLite, one transaction: {seconds:.1f} s "
         table += f"(target under {IMPORT_TARGET} s: {verdict})\n"
-    if args.only in (None, "sqlite"):
-        table += _floor_lines(results, args.lifecycles)
     table += _timer_lines(results)
     table += _events_lines(args)
     path = report.write(table)

@@ -73,6 +73,7 @@ class WebUser:
         self.transport = transport
         self.username = username
         self.token = ""
+        self.posts: dict[str, list[float]] = {}  # kind of form -> each POST's milliseconds, answer included
 
     def get(self, path: str) -> str:
         reply = self.transport.send(path)
@@ -80,8 +81,10 @@ class WebUser:
             raise RuntimeError(f"{self.username}: GET {path} answered {reply.status}: {_message(reply.text)}")
         return reply.text
 
-    def submit(self, path: str, values: dict) -> None:
+    def submit(self, path: str, values: dict, kind: str = "") -> None:
+        started = time.perf_counter()
         reply = self.transport.send(path, {**values, "csrf_token": self.token})
+        self.posts.setdefault(kind, []).append((time.perf_counter() - started) * 1000)
         if reply.status != 302:
             raise RuntimeError(f"{self.username}: POST {path} answered {reply.status}: {_message(reply.text)}")
 
@@ -115,7 +118,7 @@ def approver_user(transport, username: str) -> WebUser:
 
 
 def request_step(billing: WebUser, number: str) -> None:
-    billing.submit(f"/billing/invoices/{number}/tasks/request_cancellation", REQUEST)
+    billing.submit(f"/billing/invoices/{number}/tasks/request_cancellation", REQUEST, "request")
 
 
 def approve_step(approver: WebUser, number: str) -> None:
@@ -126,11 +129,11 @@ def approve_step(approver: WebUser, number: str) -> None:
         raise RuntimeError(f"{approver.username}: invoice {number} is not in the Financial Approval queue")
     page = approver.get(link.group(1))
     step = STEP_RE.search(page)
-    approver.submit(link.group(1), {**APPROVE, **({"step": step.group(1)} if step else {})})
+    approver.submit(link.group(1), {**APPROVE, **({"step": step.group(1)} if step else {})}, "approve")
 
 
 def cancel_step(billing: WebUser, number: str) -> None:
-    billing.submit(f"/billing/invoices/{number}/tasks/cancel_invoice", CANCEL)
+    billing.submit(f"/billing/invoices/{number}/tasks/cancel_invoice", CANCEL, "cancel")
 
 
 def lifecycle(billing: WebUser, approver: WebUser, number: str) -> None:
@@ -184,8 +187,11 @@ def _wait_ready(base: str, server: subprocess.Popen, log: Path) -> None:
     raise RuntimeError("gunicorn did not answer /healthz within 90 s")
 
 
-def http_rate(base: str, lanes: list[tuple[str, str, list[str]]], warmup: int = 2) -> float:
-    """Lifecycles per second with one thread per lane (a billing user and an approver, each logged in once).
+def http_rate(
+    base: str, lanes: list[tuple[str, str, list[str]]], warmup: int = 2
+) -> tuple[float, dict[str, list[float]]]:
+    """Lifecycles per second with one thread per lane (a billing user and an approver, each logged in once), and
+    the milliseconds of each timed POST by kind (request, approve, cancel).
 
     Each lane first runs `warmup` lifecycles (both workers load the process and templates), then all lanes
     start together; the rate is the timed lifecycles over the wall time until the last lane is done.
@@ -197,6 +203,8 @@ def http_rate(base: str, lanes: list[tuple[str, str, list[str]]], warmup: int = 
     for billing, approver, numbers in people:
         for number in numbers[:warmup]:
             lifecycle(billing, approver, number)
+        billing.posts.clear()
+        approver.posts.clear()
     errors: list[BaseException] = []
     start_line = threading.Barrier(len(people) + 1)
 
@@ -218,4 +226,8 @@ def http_rate(base: str, lanes: list[tuple[str, str, list[str]]], warmup: int = 
     elapsed = time.perf_counter() - start
     if errors:
         raise RuntimeError(f"HTTP lifecycles failed: {errors[0]}")
-    return sum(len(numbers) - warmup for _b, _a, numbers in lanes) / elapsed
+    posts: dict[str, list[float]] = {}
+    for user in [u for billing, approver, _n in people for u in (billing, approver)]:
+        for kind, times in user.posts.items():
+            posts.setdefault(kind, []).extend(times)
+    return sum(len(numbers) - warmup for _b, _a, numbers in lanes) / elapsed, posts

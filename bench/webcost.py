@@ -1,6 +1,7 @@
 """The SQL one HTTP form submission costs, counted in this process through Flask's test client.
 
-Beside the user action's own unit of work, each request loads the logged-in user (webapp/auth.py load_user).
+A form submission checks the logged-in user's session in the unit of work its action then joins (webapp/auth.py
+load_user): one transaction, one commit.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ def http_costs(database_url: str, billing: str, approver: str, numbers: list[str
             # Only the POST of the review form is counted: the queue and review pages are reads around it.
             original = decider.submit
 
-            def counted_submit(path, values):
+            def counted_submit(path, values, kind=""):
                 with counter.measure() as costs["approve"]:
-                    original(path, values)
+                    original(path, values, kind)
 
             decider.submit = counted_submit
             approve_step(decider, number)

@@ -24,7 +24,8 @@ from engine.vocabulary import InvoiceStatus, RequestStatus
 from engine.workflow.runtime import runtime_of
 
 from .offers import REQUEST_STEP
-from .queries import Page, day_bounds_utc, invoice_matches, parse_day
+from .queries import Page, day_bounds_utc, parse_day
+from .search import invoice_matches
 
 PER_PAGE = 20
 
@@ -62,7 +63,7 @@ class CancelledRow:
     cancel_remarks: str
 
 
-def _query(actor: Actor, filters: CancelledFilters) -> Select:
+def _query(actor: Actor, filters: CancelledFilters, dialect: str) -> Select:
     completed = and_(
         CancellationRequest.invoice_id == Invoice.id, CancellationRequest.status == RequestStatus.COMPLETED
     )
@@ -82,7 +83,7 @@ def _query(actor: Actor, filters: CancelledFilters) -> Select:
         .where(Invoice.clinic_id == actor.clinic_id, Invoice.status == InvoiceStatus.CANCELLED)
     )
     if filters.q:
-        query = query.where(invoice_matches(filters.q))
+        query = query.where(invoice_matches(filters.q, dialect))
     if filters.day_from:
         query = query.where(Invoice.cancelled_at >= day_bounds_utc(filters.day_from, actor.timezone)[0])
     if filters.day_to:
@@ -122,7 +123,7 @@ def _rows(session: Session, actor: Actor, results) -> list[CancelledRow]:
 
 def cancelled_invoices(session: Session, actor: Actor, filters: CancelledFilters, page: int = 1) -> Page:
     """A page of the clinic's cancelled invoices, the latest cancelled first."""
-    query = _query(actor, filters)
+    query = _query(actor, filters, session.get_bind().dialect.name)
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     page = min(max(page, 1), max(1, -(-total // PER_PAGE)))
     results = session.execute(query.limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
@@ -146,7 +147,7 @@ def export_csv(session: Session, actor: Actor, filters: CancelledFilters) -> Ite
     writer = csv.writer(buffer)
     writer.writerow([h.format(zone=actor.timezone) for h in CSV_HEADER_WORDS])
     yield buffer.getvalue()
-    results = session.execute(_query(actor, filters).execution_options(yield_per=500))
+    results = session.execute(_query(actor, filters, session.get_bind().dialect.name).execution_options(yield_per=500))
     for part in results.partitions(500):
         buffer.seek(0)
         buffer.truncate()

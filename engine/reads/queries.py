@@ -19,6 +19,8 @@ from engine.models import AuditEvent, CancellationRequest, Invoice, UserTask
 from engine.models.processes import approvals_words
 from engine.vocabulary import InvoiceStatus, RequestStatus, Screen, UserTaskState
 
+from .search import invoice_matches
+
 # Financial Approval's Approval Status filter; Approved also lists requests whose invoice was then cancelled.
 # Financial Approval's status filter: each request status, and all of them (Approved lists completed ones too).
 ALL = "all"
@@ -74,16 +76,6 @@ def paginate(
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def invoice_matches(term: str):
-    """The search of the invoice lists: the term anywhere in the invoice number, patient name or patient id."""
-    like = f"%{_escape_like(term.strip().lower())}%"
-    return or_(
-        func.lower(Invoice.number).like(like, escape="\\"),
-        func.lower(Invoice.patient_name).like(like, escape="\\"),
-        func.lower(Invoice.patient_id).like(like, escape="\\"),
-    )
 
 
 @dataclass(frozen=True)
@@ -164,7 +156,7 @@ def list_invoices(
     filters = filters or InvoiceFilters(q or "", status)
     query = select(Invoice).where(Invoice.clinic_id == actor.clinic_id)
     if filters.q.strip():
-        query = query.where(invoice_matches(filters.q))
+        query = query.where(invoice_matches(filters.q, session.get_bind().dialect.name))
     if filters.status:
         query = query.where(Invoice.status == filters.status)
     if filters.approval == "none":

@@ -23,7 +23,7 @@ LEVEL = 6  # engine.models.base.CompressedText.LEVEL
 def _rewrite(convert) -> None:
     """Every stored state through `convert`, a batch of rows at a time."""
     bind = op.get_bind()
-    states = sa.table("process_instances", sa.column("id", sa.Integer), sa.column("state_json", sa.LargeBinary))
+    states = sa.table("process_instances", sa.column("id", sa.Integer), sa.column("state_json"))  # text or bytes
     last = 0
     while True:
         rows = bind.execute(
