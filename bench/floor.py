@@ -2,10 +2,11 @@
 the project's rates with.
 
 On the shipped approval diagram and its decision tables, parsed once: start with the request form, approve,
-cancel. Each step reads the instance's whole state from SQLite (WAL), deserializes it, completes the task, runs
-the engine steps, serializes it and writes it back in a transaction of its own. Diagram code runs in the project's
-restricted environment (no safe implementation can skip it) with operations that do nothing (clinic_setting gives
-the defaults). No task rows, audit, events or notifications: that is what the project adds.
+cancel. Each step reads the instance's whole state from SQLite (WAL, synchronous FULL as the project's own
+commits), deserializes it, completes the task, runs the engine steps, serializes it and writes it back in a
+transaction of its own. Diagram code runs in the project's restricted environment (no safe implementation can
+skip it) with operations that do nothing (clinic_setting gives the defaults). No task rows, audit, events or
+notifications: that is what the project adds.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ class Floor:
         self.environment = RestrictedEnvironment(functions, {}, self.runtime.script_time_limit, per_action=True)
         self.db = sqlite3.connect(folder / "floor.db", isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA synchronous=FULL")  # as durable as the project's commits (SQLite's default)
         self.db.execute("CREATE TABLE IF NOT EXISTS instances (id INTEGER PRIMARY KEY, state TEXT NOT NULL)")
         self.state_bytes: list[int] = []
 

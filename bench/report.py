@@ -178,6 +178,14 @@ def render(results: dict[str, Result], meta: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+PROFILE_HEADING = "## Where the time goes"  # written by hand below the table; a new run keeps it
+
+
 def write(text: str) -> Path:
-    RESULTS.write_text(text)
+    kept = ""
+    if RESULTS.exists():
+        old = RESULTS.read_text()
+        if PROFILE_HEADING in old:
+            kept = "\n" + old[old.index(PROFILE_HEADING) :]
+    RESULTS.write_text(text + kept)
     return RESULTS
