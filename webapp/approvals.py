@@ -6,9 +6,8 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from engine.accounts.permissions import Permission
 from engine.errors import Conflict, Invalid
-from engine.reads import decisions, queries
-from engine.usecases import approval
-from engine.vocabulary import RequestStatus
+from engine.reads import queries
+from engine.usecases import approval, financial_approval
 
 from .auth import permission_required
 from .forms import submitted_values
@@ -20,52 +19,12 @@ bp = Blueprint("approvals", __name__, url_prefix="/billing/financial-approval")
 @bp.get("/")
 @permission_required(Permission.DECIDE)
 def queue():
-    args = request.args
-    filters = {
-        "status": args.get("status", RequestStatus.REQUESTED),
-        "from": args.get("from", ""),
-        "to": args.get("to", ""),
-        "number": args.get("number", "").strip(),
-    }
-    errors, days = {}, {}
-    for field, label in (("from", "From"), ("to", "To")):
-        try:
-            days[field] = queries.parse_day(filters[field], label, field, actor().locale)
-        except Invalid as exc:
-            errors |= exc.errors
     with uow(read_only=True) as session:
-        page = None
-        while page is None:  # a bad filter is named, and the list shows without it: the table stays
-            try:
-                page = _page(session, filters, days.get("from"), days.get("to"))
-            except Invalid as exc:
-                errors |= exc.errors
-                if "status" in exc.errors:
-                    filters["status"] = RequestStatus.REQUESTED
-                else:
-                    days = {}
-        requests = [row.request for row in page.items]
-        names = approval.reason_names(session, requests)
-        decided = decisions.decisions_of(session, requests) if filters["status"] != RequestStatus.REQUESTED else {}
-        hint = None
-        if not page.items and filters["number"] and filters["status"] in (RequestStatus.REQUESTED, queries.ALL):
-            hint = decisions.why_not_listed(session, actor(), filters["number"])
+        view = financial_approval.queue_view(session, actor(), request.args, small_int(request.args.get("page")) or 1)
     return render_template(
-        "approvals/queue.html", page=page, filters=filters, errors=errors, reason_names=names, decided=decided,
-        hint=hint,
-    ), 422 if errors else 200  # fmt: skip
-
-
-def _page(session, filters: dict, date_from=None, date_to=None):
-    return queries.approval_queue(
-        session,
-        actor(),
-        status=filters["status"],
-        date_from=date_from,
-        date_to=date_to,
-        number=filters["number"],
-        page=small_int(request.args.get("page")) or 1,
-    )
+        "approvals/queue.html", page=view.page, filters=view.filters, errors=view.errors,
+        reason_names=view.reason_names, decided=view.decided, hint=view.hint,
+    ), 422 if view.errors else 200  # fmt: skip
 
 
 @bp.route("/requests/<id:request_id>", methods=["GET", "POST"])
