@@ -62,6 +62,9 @@ def test_whole_lifecycle_with_two_approvals(api, demo):
         "requested",
         {"task": "Review request", "role": "Approver, Clinic administrator"},
     )
+    # From 1,000.00 the policy asks for two decisions: the client knows it from the start, as the pages say it.
+    assert (req["approvals_needed"], req["approvals_left"], req["outcome"]) == (2, 2, None)
+    assert req["approval_path"] == "Approver or Clinic administrator, then Clinic administrator"
     invoice = billing.get(f"/api/invoices/{number}").json
     assert invoice["amount"] == "1500.00" and invoice["allowed_actions"] == []
     assert invoice["cancellation_request"]["id"] == req["id"] and invoice["history"]
@@ -71,6 +74,7 @@ def test_whole_lifecycle_with_two_approvals(api, demo):
     first = approver.post(f"/api/cancellation-requests/{req['id']}/decision", {"decision": "approve", "remarks": "ok"})
     assert first.status_code == 200
     assert first.json["status"] == "requested" and first.json["waiting_for"]["role"] == "Clinic administrator"
+    assert (first.json["approvals_needed"], first.json["approvals_left"]) == (2, 1)
     assert first.json["approvals"][0] | {"decided_at": None} == {
         "step": "Review request", "decision": "approve", "remarks": "ok", "decided_by": "approver", "decided_at": None
     }  # fmt: skip
@@ -88,6 +92,7 @@ def test_whole_lifecycle_with_two_approvals(api, demo):
     cancelled = billing.post(f"/api/invoices/{number}/cancel", {"remarks": "Done"})
     assert cancelled.status_code == 200 and cancelled.json["status"] == "cancelled"
     assert cancelled.json["cancellation_request"]["status"] == "completed"
+    assert cancelled.json["cancellation_request"]["outcome"] == "cancelled"
     assert_error(
         admin.post(f"/api/cancellation-requests/{req['id']}/decision", {"decision": "reject", "remarks": "x"}),
         409,

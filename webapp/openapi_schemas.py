@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.vocabulary import InstanceStatus, InvoiceStatus, RequestStatus
+from engine.vocabulary import InstanceStatus, InvoiceStatus, Outcome, RequestStatus
 
 NULLABLE_STRING = {"type": ["string", "null"]}
 DATE_TIME = {"type": "string", "format": "date-time"}
@@ -160,7 +160,22 @@ SCHEMAS = {
             "waiting_for": _nullable("WaitingFor"),
             "decision": _nullable("Decision"),
             "approvals": {"type": "array", "items": ref("Approval")},
+            "approvals_needed": {
+                "type": ["integer", "null"],
+                "description": "How many decisions the request needs, as the clinic's approval policy decided when "
+                "it first waited for one (null before that, and for a clinic without approvals)",
+            },
+            "approvals_left": {"type": ["integer", "null"], "description": "Decisions still to take"},
+            "approval_path": {
+                **NULLABLE_STRING,
+                "description": "Who takes the decisions ahead, from the diagram's lanes, e.g. "
+                "'Approver or Clinic administrator, then Clinic administrator'",
+            },
             "process_instance_id": {"type": "integer"},
+            "outcome": {
+                "enum": [*(str(o) for o in Outcome), None],
+                "description": "How the cancellation's process ended (null while it runs)",
+            },
             "incident": ref("Incident"),
         },
     },

@@ -97,7 +97,11 @@ def request_json(session: Session, request: CancellationRequest, instance: Proce
         "waiting_for": waiting_for,
         "decision": decision,
         "approvals": approvals,
+        "approvals_needed": request.approvals_needed,
+        "approvals_left": request.approvals_left,
+        "approval_path": request.approval_path,
         "process_instance_id": request.instance_id,
+        "outcome": instance.outcome if instance is not None else None,
     }
 
 
