@@ -104,3 +104,30 @@ def test_the_api_token_endpoint_is_throttled_too_and_across_workers(app, demo, d
         assert int(locked.headers["Retry-After"]) > 0
     finally:
         other_worker.extensions["db_engine"].dispose()
+
+
+def _change_password(client, current: str, new: str = "a new Passw0rd for 2027"):
+    page = client.get("/account", environ_base=HOME)
+    data = {"current_password": current, "new_password": new, "new_password_again": new,
+            "csrf_token": csrf_from(page.text)}  # fmt: skip
+    return client.post("/account", data=data, environ_base=HOME)
+
+
+def test_guessing_the_current_password_on_my_account_is_throttled_like_logins(app, demo, session_factory):
+    """A session left open must not let anyone try passwords at will: five wrong current passwords make the
+    address wait, the right one is not even checked then, and the password stays as it was."""
+    client = app.test_client()
+    assert _form_login(client, "billing", "demo").status_code == 302
+    for _ in range(5):
+        wrong = _change_password(client, "not-it")
+        assert wrong.status_code == 422 and "Current password is not right" in wrong.text
+    locked = _change_password(client, "demo")
+    assert locked.status_code == 429 and 55 <= int(locked.headers["Retry-After"]) <= 60
+    assert "try again in 1 minute" in locked.text
+    assert _form_login(app.test_client(), "billing", "demo", ELSEWHERE).status_code == 302  # unchanged
+    with unit_of_work(session_factory) as s:
+        actions = [e.action for e in s.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+    assert actions.count("login_failed") == 5 and actions.count("login_locked") == 1
+    assert "password_changed" not in actions
+    _time_passes(session_factory, 61)
+    assert _change_password(client, "demo").status_code == 302  # after the wait the right one works

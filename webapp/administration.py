@@ -22,7 +22,7 @@ from engine.accounts import sessions
 from engine.accounts.permissions import Permission
 from engine.accounts.roles import Role
 from engine.accounts.users import actor_for
-from engine.errors import Invalid
+from engine.errors import Invalid, TooManyAttempts
 from engine.events import webhooks
 from engine.reads import audit, queries
 from engine.usecases import account, clinics, people
@@ -304,25 +304,36 @@ def my_account():
     if request.method == "POST":
         form = request.form
         try:
-            with uow() as session:
-                message = account.change_password(
+            with uow() as session:  # a wrong current password is recorded (throttling) and committed
+                result = account.change_password(
                     session,
                     actor(),
                     form.get("current_password", ""),
                     form.get("new_password", ""),
                     form.get("new_password_again", ""),
+                    request.remote_addr or "",
                 )
-                session_id = sessions.start(session, actor().user_id)  # the others ended; this one goes on
-                if actor().other_clinics:
-                    sessions.choose_clinic(session, session_id, actor().clinic_id)
-                renewed = actor_for(session, actor().user_id, actor().clinic_id)
+                if not isinstance(result, account.WrongCurrentPassword):
+                    session_id = sessions.start(session, actor().user_id)  # the others ended; this one goes on
+                    if actor().other_clinics:
+                        sessions.choose_clinic(session, session_id, actor().clinic_id)
+                    renewed = actor_for(session, actor().user_id, actor().clinic_id)
+            if isinstance(result, account.WrongCurrentPassword):
+                return render_template("administration/account.html", errors=result.errors), 422
             flask_session.clear()
             flask_session["sid"] = session_id
             login_user(WebUser(renewed))
-            flash(message, "success")
+            flash(result, "success")
             return redirect(url_for("auth.home"))
         except Invalid as exc:
             errors, status = exc.errors, 422
+        except TooManyAttempts as exc:
+            errors = {"current_password": exc.message}
+            return (
+                render_template("administration/account.html", errors=errors),
+                429,
+                {"Retry-After": str(exc.retry_after)},
+            )
     return render_template("administration/account.html", errors=errors), status
 
 

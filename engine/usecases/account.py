@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.accounts import sessions
+from engine.accounts import sessions, throttle
 from engine.accounts.passwords import check_new_password
 from engine.accounts.roles import Role
 from engine.accounts.users import Actor, find_user, hash_password, verify_password
@@ -16,12 +17,30 @@ from engine.models import AuditEvent, RoleGrant, User
 from engine.vocabulary import AuditAction
 
 
-def change_password(session: Session, actor: Actor, current: str, new: str, again: str) -> str:
+@dataclass(frozen=True)
+class WrongCurrentPassword:
+    """The current password was not right: the failure is recorded (login throttling) and must be committed;
+    nothing else changed."""
+
+    errors: dict[str, str]
+
+
+def change_password(
+    session: Session, actor: Actor, current: str, new: str, again: str, address: str = ""
+) -> str | WrongCurrentPassword:
     """The person's own new password (the current one is asked for). Every session and API token of theirs
-    ends, this one too: the caller starts a new session for the person."""
+    ends, this one too: the caller starts a new session for the person.
+
+    Guessing the current password from a logged-in session is throttled like logins (engine.accounts.throttle,
+    per username and client address): a wrong one is recorded and returned, for the caller to commit and show;
+    TooManyAttempts while the address must wait (the password is not checked then)."""
     user = session.get(User, actor.user_id)
+    throttle.check(session, user.username, address)
     if not verify_password(user, current):
-        raise Invalid({"current_password": "Current password is not right: type the one you logged in with."})
+        throttle.record_failure(session, user.username, address)
+        return WrongCurrentPassword(
+            {"current_password": "Current password is not right: type the one you logged in with."}
+        )
     if new != again:
         raise Invalid({"new_password_again": "The two new passwords differ: type the same one twice."})
     if new == current:
@@ -30,6 +49,7 @@ def change_password(session: Session, actor: Actor, current: str, new: str, agai
     user.password_hash = hash_password(new)
     user.must_change_password = False
     sessions.end_all_of(session, user.id)
+    throttle.record_success(session, user.username, address)
     session.add(AuditEvent(actor_id=user.id, action=AuditAction.PASSWORD_CHANGED, details="{}"))
     return "Your password is changed; your other sessions and API tokens ended."
 
