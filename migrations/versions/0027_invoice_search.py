@@ -2,6 +2,9 @@
 name and patient id (external content: the invoices table; triggers keep it in step in the statement that writes
 the invoice, whatever writes it); PostgreSQL pg_trgm with a GIN index on the same three, lower-cased
 
+A later revision that rebuilds `invoices` on SQLite (Alembic's batch mode copies the table) drops its triggers:
+it must create the three below again.
+
 Revision ID: 0027
 Revises: 0026
 Create Date: 2026-12-02
