@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine import days
@@ -39,6 +39,9 @@ class Action:
     reason: str = ""
 
 
+NOT_DEPLOYED = "No cancellation process is deployed: ask an administrator to start the app with processes/."
+
+
 def latest_version(session: Session, process_id: str) -> ProcessVersion | None:
     """The version new instances use: the one the most recent deployment of the process points at (deploying an
     earlier version's content again, or Make latest, rolls back); the highest number if none was recorded."""
@@ -56,11 +59,36 @@ def latest_version(session: Session, process_id: str) -> ProcessVersion | None:
     )
 
 
+def latest_versions(session: Session, process_ids: list[str]) -> dict[str, ProcessVersion]:
+    """latest_version of each process, in one statement (a second only for processes whose deployments were
+    never recorded); a process with no version is left out."""
+    newest = (
+        select(func.max(Deployment.id))
+        .join(ProcessVersion, ProcessVersion.id == Deployment.process_version_id)
+        .where(ProcessVersion.process_id.in_(process_ids))
+        .group_by(ProcessVersion.process_id)
+    )
+    found = {
+        v.process_id: v
+        for v in session.scalars(
+            select(ProcessVersion)
+            .join(Deployment, Deployment.process_version_id == ProcessVersion.id)
+            .where(Deployment.id.in_(newest))
+        )
+    }
+    missing = [p for p in process_ids if p not in found]
+    if missing:
+        query = select(ProcessVersion).where(ProcessVersion.process_id.in_(missing))
+        for version in session.scalars(query.order_by(ProcessVersion.version)):
+            found[version.process_id] = version  # the highest number last
+    return found
+
+
 def clinic_process(session: Session, actor: Actor) -> tuple[ProcessVersion, LoadedProcess]:
     """The latest deployed version of the process the actor's clinic runs."""
     version = latest_version(session, actor.process_id)
     if version is None:
-        raise Conflict("No cancellation process is deployed: ask an administrator to start the app with processes/.")
+        raise Conflict(NOT_DEPLOYED)
     return version, runtime_of(session).spec_of(version)
 
 
@@ -72,8 +100,12 @@ def starts_on(first_task) -> str:
 def clinic_processes(session: Session, actor: Actor) -> list[tuple[ProcessVersion, LoadedProcess]]:
     """What a clinic runs: its cancellation process (by its workflow, or its own), then Undo Cancel when
     deployed; each starts on the invoices its first task names (open, cancelled)."""
-    found = [clinic_process(session, actor)]
-    undo = latest_version(session, UNDO_PROCESS)
+    versions = latest_versions(session, list(dict.fromkeys([actor.process_id, UNDO_PROCESS])))
+    version = versions.get(actor.process_id)
+    if version is None:
+        raise Conflict(NOT_DEPLOYED)
+    found = [(version, runtime_of(session).spec_of(version))]
+    undo = versions.get(UNDO_PROCESS)
     if undo is not None and undo.process_id != actor.process_id:
         found.append((undo, runtime_of(session).spec_of(undo)))
     return found
