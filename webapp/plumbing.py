@@ -89,9 +89,10 @@ def begin_submission_unit() -> Session:
     """A form submission's unit of work, begun by the user loader: the session check and the action the view
     then runs (its first `uow()`) are one transaction with one commit. Ended by that `uow()`, or when the
     request ends (commit; roll back on an error) if the view wrote nothing."""
-    stack = ExitStack()
-    session = stack.enter_context(unit_of_work(current_app.extensions["session_factory"]))
-    g.setdefault(_JOINED_UNIT, (stack, session))
+    if _JOINED_UNIT not in g:  # at most one per request: a second would wait for the first's write turn
+        stack = ExitStack()
+        session = stack.enter_context(unit_of_work(current_app.extensions["session_factory"]))
+        g.setdefault(_JOINED_UNIT, (stack, session))
     return g.get(_JOINED_UNIT)[1]
 
 
