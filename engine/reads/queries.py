@@ -62,14 +62,21 @@ def paginate(
     total: Select | None = None,
 ) -> Page:
     """A page of the query's rows; `counted` is an equivalent query that is cheaper to count, if any; `total` a
-    statement that counts them (cheaper still)."""
+    statement that counts them (cheaper still). A first page that is not full is all there is: not counted."""
     per_page = min(max(per_page, 1), MAX_PER_PAGE)
+    first = None
+    if page <= 1:
+        first = list(session.scalars(query.limit(per_page)).unique())
+        if len(first) < per_page:
+            return Page(first, len(first), 1, per_page)
     if total is None:
         counted = (counted if counted is not None else query).order_by(None)
         total = select(func.count()).select_from(counted.with_only_columns(literal(1)).subquery())
     total = session.scalar(total) or 0
     last = max(1, -(-total // per_page))
     page = min(max(page, 1), last)
+    if page == 1 and first is not None:
+        return Page(first, total, page, per_page)
     items = list(session.scalars(query.limit(per_page).offset((page - 1) * per_page)).unique())
     return Page(items, total, page, per_page)
 
@@ -286,9 +293,15 @@ def _not_done_by(actor: Actor, step) -> ColumnElement[bool]:
     return ~step.done_by.like(f"%,{actor.user_id},%")
 
 
+# The user_tasks aliases of the queue's conditions, made once: an alias built per call costs more than the query
+# it serves (SQLAlchemy proxies every column of the table).
+_WAITING_STEP = aliased(UserTask, name="waiting_step")
+_JOINED_STEP = aliased(UserTask, name="joined_step")
+
+
 def _decidable_exists(actor: Actor):
     """Requests the actor may decide now, as a condition checked request by request (for paging)."""
-    step = aliased(UserTask)
+    step = _WAITING_STEP
     waits = select(step.instance_id).where(
         step.instance_id == CancellationRequest.instance_id,
         *_my_open_step(actor, step),
@@ -299,7 +312,7 @@ def _decidable_exists(actor: Actor):
 
 def _decidable_by(query: Select, actor: Actor) -> Select:
     """The same requests, read from the clinic's few ready steps (an index), not from every request."""
-    step = aliased(UserTask)
+    step = _JOINED_STEP
     return query.join(step, step.instance_id == CancellationRequest.instance_id).where(
         step.clinic_id == actor.clinic_id, *_my_open_step(actor, step), _not_done_by(actor, step)
     )
