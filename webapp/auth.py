@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired
 
 from engine.accounts import sessions, throttle
 from engine.accounts.permissions import Permission, may
-from engine.accounts.users import Actor, actor_for
+from engine.accounts.users import Actor
 from engine.errors import TooManyAttempts
 
 from .plumbing import begin_submission_unit, uow
@@ -39,15 +39,13 @@ def load_user(user_id: str) -> WebUser | None:
     session_id = flask_session.get("sid")
     if request.method in _READS:
         with uow(read_only=True) as session:
-            owner, write, clinic_id = sessions.look_up(session, session_id)
-            found = actor_for(session, owner, clinic_id) if owner is not None and str(owner) == user_id else None
+            (_owner, write, _clinic), found = sessions.acting(session, session_id, user_id)
         if write is not None:
             with uow() as session:
                 (sessions.touch if write == "touch" else sessions.end)(session, session_id)
     else:  # a form submission: checked in the unit of work its action joins (one transaction, one commit)
         session = begin_submission_unit()
-        owner, write, clinic_id = sessions.look_up(session, session_id)
-        found = actor_for(session, owner, clinic_id) if owner is not None and str(owner) == user_id else None
+        (_owner, write, _clinic), found = sessions.acting(session, session_id, user_id)
         if write is not None:
             (sessions.touch if write == "touch" else sessions.end)(session, session_id)
     return WebUser(found) if found else None

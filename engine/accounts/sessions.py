@@ -14,8 +14,10 @@ from typing import NamedTuple
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from engine.models import ApiToken, AuditEvent, WebSession, utcnow
+from engine.models import ApiToken, AuditEvent, Clinic, RoleGrant, User, WebSession, utcnow
 from engine.vocabulary import AuditAction
+
+from .users import Actor, actor_from
 
 TOUCH_EVERY = timedelta(seconds=60)  # last_seen is written at most this often (reads stay reads)
 
@@ -47,13 +49,50 @@ def look_up(session: Session, session_id: str | None) -> Found:
     work; the caller writes in its own unit when asked to."""
     if not session_id:
         return Found(None, None)
-    found = session.get(WebSession, session_id)
+    return _live(session.get(WebSession, session_id))
+
+
+def _live(found: WebSession | None) -> Found:
     if found is None or found.ended_at is not None:
         return Found(None, None)
     now = utcnow()
     if now - found.last_seen_at > idle_limit() or now - found.created_at > absolute_limit():
         return Found(None, "end")
     return Found(found.user_id, "touch" if now - found.last_seen_at > TOUCH_EVERY else None, found.clinic_id)
+
+
+class Acting(NamedTuple):
+    found: Found
+    actor: Actor | None  # who the live session's person acts as (None: no live session, or no role left)
+
+
+ACTING_USER = "acting_user"  # session.info key: the person's row, kept for the unit of work (events name them)
+
+
+def acting(session: Session, session_id: str | None, user_id: str | None) -> Acting:
+    """The live session's person as an Actor, in one statement: the session, its user, their role grants and
+    the clinics of those grants are read together (look_up and actor_for in one). `user_id` is what the cookie
+    says; a session of someone else counts as none. The person's row stays in the unit of work, so what the
+    action records of them (an event's "by") reads no row again."""
+    if not session_id:
+        return Acting(Found(None, None), None)
+    query = (
+        select(WebSession, User, RoleGrant, Clinic)
+        .join(User, User.id == WebSession.user_id)
+        .outerjoin(RoleGrant, RoleGrant.user_id == User.id)
+        .outerjoin(Clinic, Clinic.id == RoleGrant.clinic_id)
+        .where(WebSession.id == session_id)
+        .order_by(RoleGrant.id)
+    )
+    rows = session.execute(query).all()
+    found = _live(rows[0][0] if rows else None)
+    if found.user_id is None or str(found.user_id) != str(user_id):
+        return Acting(found, None)
+    user = rows[0][1]
+    session.info[ACTING_USER] = user
+    grants = [grant for _s, _u, grant, _c in rows if grant is not None]
+    clinics = {clinic.id: clinic for _s, _u, _g, clinic in rows if clinic is not None}
+    return Acting(found, actor_from(user, grants, clinics, found.clinic_id))
 
 
 def choose_clinic(session: Session, session_id: str, clinic_id: int, user_id: int | None = None) -> None:

@@ -92,7 +92,15 @@ def actor_for(session: Session, user_id: int, clinic_id: int | None = None) -> A
     if user is None or not user.active:
         return None
     grants = session.scalars(select(RoleGrant).where(RoleGrant.user_id == user_id).order_by(RoleGrant.id)).all()
-    if not grants:
+    clinic_ids = {g.clinic_id for g in grants if g.clinic_id is not None}
+    clinics = {c.id: c for c in session.scalars(select(Clinic).where(Clinic.id.in_(clinic_ids)))} if clinic_ids else {}
+    return actor_from(user, grants, clinics, clinic_id)
+
+
+def actor_from(user: User, grants: list[RoleGrant], clinics: dict[int, Clinic], clinic_id: int | None) -> Actor | None:
+    """actor_for's answer from rows already read: the user, their grants (in the order given) and the clinics
+    of those grants by id."""
+    if not user.active or not grants:
         return None
     everywhere = frozenset(g.role for g in grants if g.clinic_id is None)
     clinic_ids = [g.clinic_id for g in grants if g.clinic_id is not None]
@@ -101,14 +109,9 @@ def actor_for(session: Session, user_id: int, clinic_id: int | None = None) -> A
             user.id, user.username, user.full_name, None, "All clinics", "", "UTC", "", everywhere, "",
             user.must_change_password,
         )  # fmt: skip
-    clinic = session.get(Clinic, clinic_id if clinic_id in clinic_ids else clinic_ids[0])
+    clinic = clinics[clinic_id if clinic_id in clinic_ids else clinic_ids[0]]
     roles = frozenset(g.role for g in grants if g.clinic_id == clinic.id) | everywhere
-    others = set(clinic_ids) - {clinic.id}
-    other_clinics = (
-        tuple(session.execute(select(Clinic.id, Clinic.name).where(Clinic.id.in_(others)).order_by(Clinic.name)))
-        if others
-        else ()
-    )
+    others = sorted((clinics[i] for i in set(clinic_ids) - {clinic.id}), key=lambda c: c.name)
     return Actor(
         user.id,
         user.username,
@@ -122,7 +125,7 @@ def actor_for(session: Session, user_id: int, clinic_id: int | None = None) -> A
         clinic_process_id(clinic),
         user.must_change_password,
         clinic.locale,
-        tuple((i, n) for i, n in other_clinics),
+        tuple((c.id, c.name) for c in others),
     )
 
 
