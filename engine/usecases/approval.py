@@ -137,21 +137,25 @@ def decide(session: Session, actor: Actor, request_id: int, submitted: dict, ste
     `step_id` is the step the person reviewed: if someone decided it meanwhile, nothing is done (409), so a
     decision meant for the first approval never lands on the second.
     """
-    request = get_request(session, actor, request_id)
-    invoice = lifecycle.lock_invoice(session, Invoice.id == request.invoice_id)
-    session.refresh(request)
+    # The request's invoice is locked first, then the request read as it is under the lock (one read of each).
+    of_request = select(CancellationRequest.invoice_id).where(CancellationRequest.id == request_id)
+    invoice = lifecycle.lock_invoice(session, Invoice.id == of_request.scalar_subquery())
+    request = session.get(CancellationRequest, request_id, populate_existing=True)
+    if invoice is None or request is None or request.clinic_id != actor.clinic_id:
+        get_request(session, actor, request_id)  # not found in the actor's clinic: says so
     if request.status != RequestStatus.REQUESTED:
         raise Conflict(_decided_message(request))
-    row = current_step(session, request)
+    rows = list(session.scalars(select(UserTask).where(UserTask.instance_id == request.instance_id)))
+    row = next((r for r in rows if r.state == UserTaskState.READY and r.screen == Screen.FINANCIAL_APPROVAL), None)
     if row is None:
         raise Conflict("This request waits for no decision right now.")
     if step_id is not None and row.id != step_id:
         raise Conflict(_step_taken_message(session, step_id, row))
     instance = session.get(ProcessInstance, request.instance_id)
     values = with_aliases(runtime_of(session).spec_of(instance.version).form(row.element_id), submitted)
-    ctx = lifecycle.context_for(session, actor.user_id, invoice, instance)
+    ctx = lifecycle.context_for(session, actor, invoice, instance)
     ctx.known_request = request
-    return continue_task(ctx, actor, StepInput(row.element_id, values, Screen.FINANCIAL_APPROVAL))
+    return continue_task(ctx, actor, StepInput(row.element_id, values, Screen.FINANCIAL_APPROVAL), rows)
 
 
 def _step_taken_message(session: Session, step_id: int, now_waiting: UserTask) -> str:
@@ -219,6 +223,6 @@ def withdraw(session: Session, actor: Actor, request_id: int, submitted: dict) -
     if not events:
         raise Conflict("The process offers no Withdraw Request at the step this request waits for.")
     values = with_aliases(loaded.form(events[0].element_id), submitted)
-    ctx = lifecycle.context_for(session, actor.user_id, invoice, instance)
+    ctx = lifecycle.context_for(session, actor, invoice, instance)
     ctx.known_request = request
     return continue_task(ctx, actor, StepInput(events[0].element_id, values))

@@ -78,7 +78,7 @@ def complete_on(session: Session, actor: Actor, invoice: Invoice, step: StepInpu
     instance = active_instance(session, invoice)
     if instance is None:
         return _start(session, actor, invoice, step)
-    return continue_task(lifecycle.context_for(session, actor.user_id, invoice, instance), actor, step)
+    return continue_task(lifecycle.context_for(session, actor, invoice, instance), actor, step)
 
 
 def check_role(actor: Actor, spec) -> None:
@@ -125,22 +125,24 @@ def _start(session: Session, actor: Actor, invoice: Invoice, step: StepInput) ->
     seed = invoice_facts(invoice)
     values = validate(form, step.submitted, seed, actor.locale)
     was = invoice.status
-    ctx, workflow = lifecycle.start(session, actor.user_id, invoice, version, loaded, seed)
+    ctx, workflow = lifecycle.start(session, actor, invoice, version, loaded, seed)
     task = next(t for t in ready_user_tasks(workflow) if t.task_spec.name == step.element_id)
     went_through = lifecycle.complete_step(ctx, workflow, task, form, values, None, [])
     _judge_if_reopened(ctx)
     return _outcome(ctx, went_through, was, form, values, deciding=False)
 
 
-def continue_task(ctx: ActionContext, actor: Actor, step: StepInput) -> Outcome:
-    """Complete a ready task of the context's instance; the caller has locked the invoice."""
+def continue_task(ctx: ActionContext, actor: Actor, step: StepInput, rows: list[UserTask] | None = None) -> Outcome:
+    """Complete a ready task of the context's instance; the caller has locked the invoice (and may pass the
+    instance's task rows it read under the lock)."""
     session, instance = ctx.session, ctx.instance
     loaded = ctx.runtime.spec_of(instance.version)
     event = loaded.catch_event(step.element_id)
     if event is not None:
         return send_event(ctx, actor, loaded, event, step.submitted)
     check_role(actor, _user_task(loaded, step.element_id))
-    rows = list(session.scalars(select(UserTask).where(UserTask.instance_id == instance.id)))
+    if rows is None:
+        rows = list(session.scalars(select(UserTask).where(UserTask.instance_id == instance.id)))
     ready = [r for r in rows if r.state == UserTaskState.READY]
     row = next((r for r in ready if r.element_id == step.element_id and r.screen == step.screen), None)
     if row is None:
