@@ -28,14 +28,19 @@ def base_url() -> str:
 
 
 def people_with_roles(session: Session, clinic_id: int, roles: Iterable[str], excluded: Iterable[int] = ()) -> list:
-    """The clinic's active people holding any of `roles`, but not those `excluded` (e.g. who took part already)."""
-    found = session.scalars(
+    """The clinic's active people holding any of `roles`, but not those `excluded` (e.g. who took part already).
+
+    People and roles never change within a transition of an instance: its pending changes are not flushed first
+    (the instance is written once, at the commit)."""
+    query = (
         select(User)
         .join(RoleGrant, RoleGrant.user_id == User.id)
         .where(RoleGrant.clinic_id == clinic_id, RoleGrant.role.in_(list(roles)), User.active.is_(True))
         .distinct()
         .order_by(User.id)
-    ).all()
+    )
+    with session.no_autoflush:
+        found = session.scalars(query).all()
     excluded = set(excluded)
     return [u for u in found if u.id not in excluded]
 
@@ -50,38 +55,44 @@ def notify(
     link: str,
     now: datetime,
     invoice_id: int | None = None,
-) -> list[Notification]:
-    """One notification for each person; a mail now for those who chose Immediately (and have an address)."""
+) -> int:
+    """One notification for each person; a mail now for those who chose Immediately (and have an address).
+    Returns how many were told.
+
+    The notifications go in as one INSERT (an executemany) at once, not as ORM objects: nothing in the action
+    reads them back, and each would be an INSERT of its own at the flush."""
     people = [p for p in {p.id: p for p in people}.values() if p.active]  # who left is told nothing
     if not people:
-        return []
-    chosen = dict(
-        session.execute(
-            select(NotificationPreference.user_id, NotificationPreference.delivery).where(
-                NotificationPreference.user_id.in_([p.id for p in people]), NotificationPreference.kind == kind
-            )
-        ).all()
+        return 0
+    query = select(NotificationPreference.user_id, NotificationPreference.delivery).where(
+        NotificationPreference.user_id.in_([p.id for p in people]), NotificationPreference.kind == kind
     )
-    made = []
+    with session.no_autoflush:  # preferences never change within a transition: nothing to flush first
+        chosen = dict(session.execute(query).all())
+    rows = []
     for person in people:
         delivery = chosen.get(person.id, DEFAULT_DELIVERY[kind])
-        note = Notification(
-            user_id=person.id,
-            clinic_id=clinic_id,
-            invoice_id=invoice_id,
-            kind=kind,
-            subject=subject[:200],
-            body=body,
-            link=link,
-            delivery=delivery,
-            created_at=now,
-        )
+        row = {
+            "user_id": person.id,
+            "clinic_id": clinic_id,
+            "invoice_id": invoice_id,
+            "kind": kind,
+            "subject": subject[:200],
+            "body": body,
+            "link": link,
+            "delivery": delivery,
+            "created_at": now,
+            "mailed_at": None,
+        }
         if delivery == Delivery.IMMEDIATELY and person.email:
-            note.mailed_at = now
-            session.add(mail_for(person, [note], now))
-        session.add(note)
-        made.append(note)
-    return made
+            row["mailed_at"] = now
+            session.add(mail_for(person, [Notification(**row)], now))
+        rows.append(row)
+    session.connection().execute(_INSERT, rows)
+    return len(rows)
+
+
+_INSERT = Notification.__table__.insert()
 
 
 def message_id() -> str:

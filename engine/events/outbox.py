@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
+from sqlalchemy import bindparam
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -41,6 +42,7 @@ class _Pending:
     actor_id: int | None
     remarks: str | None
     at: datetime
+    by: dict | None = None  # who acted, when the caller knows: {"username", "name"}
 
 
 def emit(
@@ -51,9 +53,11 @@ def emit(
     at: datetime,
     request: CancellationRequest | None = None,
     remarks: str | None = None,
+    by: dict | None = None,
 ) -> None:
-    """An event of this change goes out if, and when, the action's transaction commits."""
-    session.info.setdefault(_PENDING, []).append(_Pending(invoice, request, type_, actor_id, remarks, at))
+    """An event of this change goes out if, and when, the action's transaction commits. `by`: who acted
+    ({"username", "name"}), when the caller knows it (else it is read by `actor_id`)."""
+    session.info.setdefault(_PENDING, []).append(_Pending(invoice, request, type_, actor_id, remarks, at, by))
 
 
 def source_of(clinic_id: int) -> str:
@@ -70,6 +74,15 @@ def _person(user: User | None) -> dict | None:
 
 def _data(session: Session, pending: _Pending) -> dict:
     invoice, request = pending.invoice, pending.request
+    by = pending.by
+    if by is None and pending.actor_id:
+        by = _person(session.get(User, pending.actor_id))
+
+    def who(user_id: int | None, relation: str) -> dict | None:  # the actor is known: no row to read for them
+        if user_id is not None and user_id == pending.actor_id and by is not None:
+            return by
+        return _person(getattr(request, relation))
+
     return {
         "invoice": {
             "number": invoice.number,
@@ -88,13 +101,13 @@ def _data(session: Session, pending: _Pending) -> dict:
             "status": request.status,
             "reason": request.reason,
             "remarks": request.remarks,
-            "requested_by": _person(request.requested_by),
+            "requested_by": who(request.requested_by_id, "requested_by"),
             "requested_at": _iso(request.requested_at),
-            "decided_by": _person(request.decided_by),
+            "decided_by": who(request.decided_by_id, "decided_by"),
             "decided_at": _iso(request.decided_at),
             "decision_remarks": request.decision_remarks,
         },
-        "by": _person(session.get(User, pending.actor_id) if pending.actor_id else None),
+        "by": by,
         "remarks": pending.remarks,
     }
 
@@ -112,20 +125,32 @@ def cloudevent_json(event_id: str, clinic_id: int, type_: EventType, subject: st
     return _FORMAT.write(CloudEvent(attributes, data)).decode()
 
 
+_UPSERTS: dict = {}
+
+
+def _feed_upsert(dialect: str):
+    """INSERT .. ON CONFLICT DO UPDATE .. RETURNING of a clinic's feed row, built once per dialect (building it
+    costs more than running it) and run as Core on the table (the ORM's bulk insert adds nothing here)."""
+    if dialect not in _UPSERTS:
+        feeds = EventFeed.__table__
+        insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(feeds)
+        _UPSERTS[dialect] = (
+            insert.values(clinic_id=bindparam("clinic_id"), last_position=bindparam("count"))
+            .on_conflict_do_update(
+                index_elements=[feeds.c.clinic_id],
+                set_={"last_position": feeds.c.last_position + insert.excluded.last_position},
+            )
+            .returning(feeds.c.last_position)
+        )
+    return _UPSERTS[dialect]
+
+
 def _next_positions(session: Session, clinic_id: int, count: int) -> int:
     """Reserve `count` positions of the clinic's feed; returns the first. Locks the clinic's feed row.
 
     One statement: the clinic's first event creates its row, later ones move it on (an upsert)."""
-    dialect = session.get_bind().dialect.name
-    insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(EventFeed)
-    last = session.execute(
-        insert.values(clinic_id=clinic_id, last_position=count)
-        .on_conflict_do_update(
-            index_elements=["clinic_id"],
-            set_={"last_position": EventFeed.last_position + insert.excluded.last_position},
-        )
-        .returning(EventFeed.last_position)
-    ).scalar_one()
+    upsert = _feed_upsert(session.get_bind().dialect.name)
+    last = session.connection().execute(upsert, {"clinic_id": clinic_id, "count": count}).scalar_one()
     return last - count + 1
 
 
@@ -145,29 +170,42 @@ def _write_pending(session: Session) -> None:
         webhook = items[0].invoice.clinic.webhook_url  # the invoice's clinic is loaded by the action
         data = [_data(session, item) for item in items]
         position = _next_positions(session, clinic_id, len(items))  # the last statements before the commit
+        rows = []
         for offset, (item, payload) in enumerate(zip(items, data, strict=True)):
             event_id = str(uuid.uuid4())
-            row = Event(
-                event_id=event_id,
-                clinic_id=clinic_id,
-                invoice_id=item.invoice.id,
-                position=position + offset,
-                type=item.type.cloudevent_type,
-                time=item.at,
-                body=cloudevent_json(event_id, clinic_id, item.type, item.invoice.number, item.at, payload),
+            rows.append(
+                {
+                    "event_id": event_id,
+                    "clinic_id": clinic_id,
+                    "invoice_id": item.invoice.id,
+                    "position": position + offset,
+                    "type": item.type.cloudevent_type,
+                    "time": item.at,
+                    "body": cloudevent_json(event_id, clinic_id, item.type, item.invoice.number, item.at, payload),
+                }
             )
-            session.add(row)
-            if webhook:
-                session.add(
-                    WebhookDelivery(
-                        event=row,
-                        clinic_id=clinic_id,
-                        invoice_id=item.invoice.id,
-                        url=webhook,
-                        next_attempt_at=item.at,
-                        give_up_at=item.at + RETRY_FOR,
-                    )
-                )
+        _insert_events(session, rows, webhook)
+
+
+def _insert_events(session: Session, rows: list[dict], webhook: str | None) -> None:
+    """The events as Core INSERTs after the action's last flush (no ORM objects: nothing reads them back); with
+    a webhook, each event's id goes into its delivery row."""
+    events, connection = Event.__table__, session.connection()
+    if not webhook:
+        connection.execute(events.insert(), rows)
+        return
+    deliveries = [
+        {
+            "event_id": connection.execute(events.insert().returning(events.c.id), row).scalar_one(),
+            "clinic_id": row["clinic_id"],
+            "invoice_id": row["invoice_id"],
+            "url": webhook,
+            "next_attempt_at": row["time"],
+            "give_up_at": row["time"] + RETRY_FOR,
+        }
+        for row in rows
+    ]
+    connection.execute(WebhookDelivery.__table__.insert(), deliveries)
 
 
 @sa_event.listens_for(Session, "after_rollback")

@@ -10,9 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.errors import DomainError
-from engine.models import AuditEvent, CancellationRequest, Invoice, ProcessInstance, utcnow
+from engine.models import CancellationRequest, Invoice, ProcessInstance, utcnow
 from engine.vocabulary import AuditAction
 from engine.workflow.runtime import WorkflowRuntime
+
+from . import history
 
 
 def invoice_facts(invoice: Invoice) -> dict:
@@ -47,18 +49,27 @@ class ActionContext:
     refusal: DomainError | None = None
     # The instance's ready user task rows after the transition (set when it is saved): what happens next.
     waiting: list | None = None
+    # The acting person's username and name, as events and messages name them (None: the system, e.g. a timer).
+    actor_names: tuple[str, str] | None = None
+
+    @property
+    def person(self) -> dict | None:
+        """Who acts, as an event names them: {"username", "name"}, or None."""
+        return {"username": self.actor_names[0], "name": self.actor_names[1]} if self.actor_names else None
 
     def audit(self, action: AuditAction, **details) -> None:
-        self.session.add(
-            AuditEvent(
-                clinic_id=self.invoice.clinic_id,
-                invoice_id=self.invoice.id,
-                instance_id=self.instance.id,
-                actor_id=self.actor_id,
-                action=action,
-                at=self.now,
-                details=json.dumps(details, default=str),
-            )
+        """A row of the invoice's history (written with the action's other rows: engine.instances.history)."""
+        history.record(
+            self.session,
+            {
+                "clinic_id": self.invoice.clinic_id,
+                "invoice_id": self.invoice.id,
+                "instance_id": self.instance.id,
+                "actor_id": self.actor_id,
+                "action": action,
+                "at": self.now,
+                "details": json.dumps(details, default=str),
+            },
         )
 
     def script_values(self, task_name: str, values: dict) -> None:
@@ -66,9 +77,11 @@ class ActionContext:
         self.audit(AuditAction.SCRIPT_VALUES, task=task_name, values=[[k, str(v)] for k, v in sorted(values.items())])
 
     def request(self) -> CancellationRequest | None:
-        """The instance's cancellation request, read once per action."""
+        """The instance's cancellation request, read once per action. A request this action made is known
+        already (operations set `known_request`), so the read needs no flush of the action's changes first."""
         if self.known_request is None:
-            self.known_request = self.session.scalar(
-                select(CancellationRequest).where(CancellationRequest.instance_id == self.instance.id)
-            )
+            with self.session.no_autoflush:
+                self.known_request = self.session.scalar(
+                    select(CancellationRequest).where(CancellationRequest.instance_id == self.instance.id)
+                )
         return self.known_request

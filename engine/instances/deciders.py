@@ -87,35 +87,38 @@ def lock_clinic(session: Session, clinic_id: int, write: bool = False) -> None:
 
 def set_flag(session: Session, instance: ProcessInstance, ready: list[UserTask]) -> None:
     """Called as the instance's waiting steps change: one statement in the common case (a flag to add or remove
-    is a second). The SQL asks what `who_may_take` answers, for each waiting step at once."""
-    waiting = instance.status == InstanceStatus.RUNNING and bool(ready)
-    if not waiting:
-        session.execute(delete(NoOneMayDecide).where(NoOneMayDecide.instance_id == instance.id))
-        return
-    if session.get_bind().dialect.name == "postgresql":  # SQLite's writers take turns anyway
-        lock_clinic(session, instance.clinic_id)
-    took_part = select(UserTask.completed_by_id).where(
-        UserTask.instance_id == instance.id,
-        UserTask.state == UserTaskState.COMPLETED,
-        UserTask.completed_by_id.is_not(None),
-    )
-    takers = []
-    for row in ready:
-        conditions = [
-            RoleGrant.clinic_id == instance.clinic_id,
-            RoleGrant.role.in_(row_roles(row)),
-            User.active.is_(True),
-        ]
-        if row.screen in SEPARATED_SCREENS:
-            conditions.append(RoleGrant.user_id.not_in(took_part))
-        takers.append(select(RoleGrant.id).join(User, User.id == RoleGrant.user_id).where(*conditions).exists())
-    flagged = select(NoOneMayDecide.instance_id).where(NoOneMayDecide.instance_id == instance.id).exists()
-    *someone, was_flagged = session.execute(select(*takers, flagged)).one()
+    is a second). The SQL asks what `who_may_take` answers, for each waiting step at once.
+
+    Who took part comes from the rows themselves (`done_by`, which task_rows keeps), so the action's pending
+    changes need no flush first: the instance is written once, when the action commits."""
+    with session.no_autoflush:
+        if any(isinstance(o, NoOneMayDecide) and o.instance_id == instance.id for o in session.new):
+            session.flush()  # a flag this very action added (a second transition) is seen, not added twice
+        waiting = instance.status == InstanceStatus.RUNNING and bool(ready)
+        if not waiting:
+            session.execute(delete(NoOneMayDecide).where(NoOneMayDecide.instance_id == instance.id))
+            return
+        if session.get_bind().dialect.name == "postgresql":  # SQLite's writers take turns anyway
+            lock_clinic(session, instance.clinic_id)
+        takers = [_someone_may_take(instance.clinic_id, row) for row in ready]
+        flagged = select(NoOneMayDecide.instance_id).where(NoOneMayDecide.instance_id == instance.id).exists()
+        *someone, was_flagged = session.execute(select(*takers, flagged)).one()
     stuck = not all(someone)
     if stuck and not was_flagged:
         session.add(NoOneMayDecide(instance_id=instance.id, clinic_id=instance.clinic_id, since=utcnow()))
     elif was_flagged and not stuck:
         session.execute(delete(NoOneMayDecide).where(NoOneMayDecide.instance_id == instance.id))
+
+
+def _someone_may_take(clinic_id: int, row: UserTask):
+    """EXISTS: an active user of the clinic holds one of the row's roles (and, on a decision, did no step of the
+    instance: the row's done_by names who did)."""
+    conditions = [RoleGrant.clinic_id == clinic_id, RoleGrant.role.in_(row_roles(row)), User.active.is_(True)]
+    if row.screen in SEPARATED_SCREENS:
+        took_part = [int(i) for i in (row.done_by or "").split(",") if i]
+        if took_part:
+            conditions.append(RoleGrant.user_id.not_in(took_part))
+    return select(RoleGrant.id).join(User, User.id == RoleGrant.user_id).where(*conditions).exists()
 
 
 def refresh_clinic(session: Session, clinic_id: int) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from engine.accounts.users import Actor
 from engine.errors import Conflict
 from engine.models import Invoice, ProcessInstance, ProcessVersion, Timer, UserTask
 from engine.vocabulary import AuditAction, InstanceStatus, Outcome, TimerStatus
@@ -53,8 +54,12 @@ def lock_instance(session: Session, instance: ProcessInstance) -> Invoice:
     return invoice
 
 
-def context_for(session: Session, actor_id: int, invoice: Invoice, instance: ProcessInstance) -> ActionContext:
-    return ActionContext(session, runtime_of(session), actor_id, invoice, instance)
+def context_for(session: Session, actor: Actor | None, invoice: Invoice, instance: ProcessInstance) -> ActionContext:
+    """The context of an action by `actor` (None: the system, e.g. a timer)."""
+    if actor is None:
+        return ActionContext(session, runtime_of(session), None, invoice, instance)
+    names = (actor.username, actor.full_name) if actor.user_id else None  # user id 0: the command line
+    return ActionContext(session, runtime_of(session), actor.user_id, invoice, instance, actor_names=names)
 
 
 def load(ctx: ActionContext, version: ProcessVersion | None = None) -> BpmnWorkflow:
@@ -67,7 +72,7 @@ def load(ctx: ActionContext, version: ProcessVersion | None = None) -> BpmnWorkf
 
 
 def start(
-    session: Session, actor_id: int, invoice: Invoice, version: ProcessVersion, loaded: LoadedProcess, seed: dict
+    session: Session, actor: Actor, invoice: Invoice, version: ProcessVersion, loaded: LoadedProcess, seed: dict
 ) -> tuple[ActionContext, BpmnWorkflow]:
     """A new running instance of `version` for the (locked) invoice, run up to its first user task."""
     instance = ProcessInstance(
@@ -77,14 +82,19 @@ def start(
         business_key=f"{invoice.clinic_id}:{invoice.number}",
         status=InstanceStatus.RUNNING,
         state_json="{}",
-        started_by_id=actor_id,
+        started_by_id=actor.user_id,
+        # Named, though empty: the first step's status change then finds them unchanged and adds no UPDATE.
+        completed_at=None,
+        incident_element=None,
+        incident_message=None,
+        incident_at=None,
     )
     session.add(instance)
     try:
         session.flush()  # the database allows one active instance per invoice: a simultaneous start fails here
     except IntegrityError:
         raise Conflict(f"Invoice {invoice.number} already has a cancellation in progress.") from None
-    ctx = context_for(session, actor_id, invoice, instance)
+    ctx = context_for(session, actor, invoice, instance)
     workflow = ctx.runtime.new_workflow(loaded, seed, ctx)
     try:
         workflow.do_engine_steps()

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from engine.errors import Blocked
 from engine.events.outbox import emit
-from engine.models import CancellationRequest, User, UserTask
+from engine.models import CancellationRequest, UserTask
 from engine.vocabulary import (
     CLINIC_SETTING_DEFAULTS,
     AuditAction,
@@ -82,8 +82,7 @@ def record_decision(ctx: ActionContext, decision: str, remarks: str | None = Non
 
 
 def _tell_decision(ctx: ActionContext, request: CancellationRequest, decision: str, remarks: str | None) -> None:
-    by = ctx.session.get(User, ctx.actor_id)
-    who = by.full_name if by is not None else "the clinic"
+    who = ctx.actor_names[1] if ctx.actor_names else "the clinic"
     if decision == "approve" and request.kind == RequestKind.UNDO:
         body = f"Approved by {who}: the invoice is open again."
     elif decision == "approve":
@@ -208,7 +207,7 @@ def escalate(ctx: ActionContext, after: str | None = None) -> None:
 
 
 def _emit(ctx: ActionContext, type_: EventType, request: CancellationRequest | None, remarks: str | None) -> None:
-    emit(ctx.session, ctx.invoice, type_, ctx.actor_id, ctx.now, request, remarks)
+    emit(ctx.session, ctx.invoice, type_, ctx.actor_id, ctx.now, request, remarks, ctx.person)
 
 
 def terminate_request(ctx: ActionContext, reason: str | None = None) -> None:

@@ -34,8 +34,8 @@ def tell_deciders(ctx: ActionContext, step: UserTask, reminder: bool = False) ->
     request = ctx.request()
     if request is None:
         return
-    if request.id is None:  # made by this very action: the link needs its id
-        ctx.session.flush()
+    if request.id is None:  # made by this very action: the link needs its id (only the request is written now)
+        ctx.session.flush([request])
     excluded = {int(i) for i in (step.done_by or "").split(",") if i}
     excluded |= {request.requested_by_id} | ({ctx.actor_id} if ctx.actor_id else set())
     people = people_with_roles(ctx.session, ctx.invoice.clinic_id, step.roles.split(","), excluded)

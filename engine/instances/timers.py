@@ -62,12 +62,14 @@ def sync_timers(ctx: ActionContext, workflow: BpmnWorkflow, waiting: list[UserTa
     rows = []
     if instance.id is not None and instance.next_timer_at is not None:
         query = select(Timer).where(Timer.instance_id == instance.id, Timer.status == TimerStatus.WAITING)
-        rows = list(ctx.session.scalars(query))
+        with ctx.session.no_autoflush:  # the instance is written once, at the commit (new timers are written now)
+            rows = list(ctx.session.scalars(query))
     for row in rows:
         if row.status == TimerStatus.WAITING and row.task_id not in tasks:
             row.status = TimerStatus.CANCELLED
     known = {r.task_id for r in rows}
     since = {r.element_id: r.created_at for r in waiting}
+    new = []
     for task_id, task in tasks.items():
         if task_id in known:
             continue
@@ -75,25 +77,30 @@ def sync_timers(ctx: ActionContext, workflow: BpmnWorkflow, waiting: list[UserTa
         start = since.get(step.task_spec.name, ctx.now) if step is not None else ctx.now
         due = _due(workflow, task, start)
         task._set_internal_data(event_value=NEVER)  # the row is the only trigger
-        row = Timer(
-            clinic_id=instance.clinic_id,
-            instance_id=instance.id,
-            invoice_id=instance.invoice_id,
-            task_id=task_id,
-            element_id=task.task_spec.name,
-            name=timer_name(task),
-            interrupting=bool(getattr(task.task_spec, "cancel_activity", True)),
-            attached_to=(step.task_spec.bpmn_name or step.task_spec.name) if step is not None else None,
-            status=TimerStatus.WAITING,
-            due_at=due,
-            next_attempt_at=due,
-            attempts=0,
-            created_at=ctx.now,
+        new.append(
+            {
+                "clinic_id": instance.clinic_id,
+                "instance_id": instance.id,
+                "invoice_id": instance.invoice_id,
+                "task_id": task_id,
+                "element_id": task.task_spec.name,
+                "name": timer_name(task),
+                "interrupting": bool(getattr(task.task_spec, "cancel_activity", True)),
+                "attached_to": (step.task_spec.bpmn_name or step.task_spec.name) if step is not None else None,
+                "status": TimerStatus.WAITING,
+                "due_at": due,
+                "next_attempt_at": due,
+                "attempts": 0,
+                "created_at": ctx.now,
+            }
         )
-        ctx.session.add(row)
-        rows.append(row)
-    dues = [r.due_at for r in rows if r.status == TimerStatus.WAITING]
+    if new:  # one INSERT of them all, now (nothing reads their ids back; a later transition reads the rows)
+        ctx.session.connection().execute(_INSERT, new)
+    dues = [r.due_at for r in rows if r.status == TimerStatus.WAITING] + [t["due_at"] for t in new]
     instance.next_timer_at = min(dues) if dues else None
+
+
+_INSERT = Timer.__table__.insert()
 
 
 def _due(workflow: BpmnWorkflow, task, start: datetime) -> datetime:

@@ -22,7 +22,7 @@ def _locked(session: Session, actor: Actor, instance_id: int, permission: Permis
     require(actor, permission)
     instance = find_instance(session, actor, instance_id)
     invoice = lifecycle.lock_instance(session, instance)
-    return lifecycle.context_for(session, actor.user_id, invoice, instance)
+    return lifecycle.context_for(session, actor, invoice, instance)
 
 
 def _reason(reason: str | None) -> str:

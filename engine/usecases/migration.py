@@ -260,5 +260,5 @@ def _move(session: Session, actor: Actor, instance_id: int, from_id: int, to_id:
     line = _plan_line(session, instance, new, invoice.number)  # again, under the lock: it may have moved on
     if instance.process_version_id != from_id or not line.movable:
         raise Invalid({"instance": f"Instance {instance_id} changed meanwhile: {line.detail}."})
-    lifecycle.move(lifecycle.context_for(session, actor.user_id, invoice, instance), new, line.detail)
+    lifecycle.move(lifecycle.context_for(session, actor, invoice, instance), new, line.detail)
     return line

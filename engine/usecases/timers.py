@@ -164,7 +164,7 @@ def _locked(session: Session, actor: Actor, instance_id: int):
     require(actor, Permission.RETRY)
     instance = find_instance(session, actor, instance_id)
     invoice = lifecycle.lock_instance(session, instance)
-    return lifecycle.context_for(session, actor.user_id, invoice, instance)
+    return lifecycle.context_for(session, actor, invoice, instance)
 
 
 def fire_now(session: Session, actor: Actor, instance_id: int, timer_id: int) -> Timer:
