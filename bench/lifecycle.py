@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import re
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -65,6 +66,23 @@ class Cost:
         )
 
 
+# A read made by the code that tells people (who may decide, the requester) exists only to notify them.
+_NOTIFYING = ("engine/events/notify.py", "engine/instances/telling.py")
+
+
+def _read_for_notifications() -> bool:
+    """The statement is a read of the notifying code (not a flush, which writes every kind of row)."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        name = frame.f_code.co_filename.replace("\\", "/")
+        if name.endswith("sqlalchemy/orm/session.py") and frame.f_code.co_name == "flush":
+            return False
+        if name.endswith(_NOTIFYING):
+            return True
+        frame = frame.f_back
+    return False
+
+
 class SqlCounter:
     """Statements sent and commits, counted with the Engine's events (BEGIN is not counted as a statement)."""
 
@@ -82,6 +100,8 @@ class SqlCounter:
             table = _TABLE.match(statement)
             if table and table.group(1).lower() in SIDE_TABLES:
                 self.current.side[SIDE_TABLES[table.group(1).lower()]] += 1
+            elif word == "SELECT" and _read_for_notifications():
+                self.current.side["notifications"] += 1
 
     def _on_commit(self, _conn) -> None:
         if self.current is not None:
