@@ -6,7 +6,6 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from engine.accounts.permissions import Permission
 from engine.errors import Conflict, Invalid
-from engine.reads import queries
 from engine.usecases import approval, financial_approval
 
 from .auth import permission_required
@@ -45,23 +44,17 @@ def review(request_id: int):
         except Invalid as exc:
             errors, status = exc.errors, 422
     with uow(read_only=True) as session:
-        found = approval.get_request(session, actor(), request_id)
-        form, refusal = approval.review_form(session, actor(), found)
-        warnings = approval.decision_warnings(session, actor(), found) if form else []
-        step = approval.current_step(session, found)
-        reason_name = approval.reason_names(session, [found])[found.id]
-        awaiting = queries.awaiting_approval(session, [found.invoice_id])
-        events = [(e, e.details_dict) for e in queries.history(session, actor(), found.invoice)]
+        page = approval.review(session, actor(), request_id)
     return render_template(
         "approvals/review.html",
-        req=found,
-        form=form,
-        refusal=refusal,
-        warnings=warnings,
-        reason_name=reason_name,
-        step=step,
-        awaiting=awaiting,
+        req=page.request,
+        form=page.form,
+        refusal=page.refusal,
+        warnings=page.warnings,
+        reason_name=page.reason_name,
+        step=page.step,
+        awaiting={page.request.invoice_id: page.awaiting} if page.awaiting else {},
         values=values,
         errors=errors,
-        events=events,
+        events=page.history,
     ), status

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, render_template
+from flask import Blueprint, Flask, g, render_template
 from flask_login import current_user
 
-from engine.accounts.permissions import Permission, may
+from engine.accounts.permissions import Permission
 from engine.reads import home as home_reads
 
 from .auth import permission_required
@@ -24,13 +24,18 @@ def home():
     return render_template("home.html", home=found, approvals_waiting=lambda: decide[0] if decide else 0)
 
 
+def nav_counts() -> home_reads.NavCounts:
+    """Every page's two counts (Financial Approval, the bell): one statement per request, when a page shows them."""
+    if "nav_counts" not in g:
+        if not current_user.is_authenticated:
+            g.nav_counts = home_reads.NavCounts(0, 0)
+        else:
+            with uow(read_only=True) as session:
+                g.nav_counts = home_reads.nav_counts(session, current_user.actor)
+    return g.nav_counts
+
+
 def init_app(app: Flask) -> None:
     @app.context_processor
-    def nav_counts():
-        def approvals_waiting() -> int:
-            if not current_user.is_authenticated or not may(current_user.actor, Permission.DECIDE):
-                return 0
-            with uow(read_only=True) as session:
-                return home_reads.decidable_count(session, current_user.actor)
-
-        return {"approvals_waiting": approvals_waiting}
+    def counts():
+        return {"approvals_waiting": lambda: nav_counts().approvals_waiting}

@@ -9,6 +9,7 @@ from engine.errors import Invalid
 from engine.usecases import notifications
 from engine.vocabulary import Delivery, NotificationKind
 
+from .home import nav_counts
 from .plumbing import actor, small_int, uow
 
 bp = Blueprint("notifications", __name__)
@@ -54,10 +55,7 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def bell():
         def unread() -> int:
-            if not current_user.is_authenticated:
-                return 0
-            with uow(read_only=True) as session:
-                return notifications.unread_count(session, current_user.actor)
+            return nav_counts().notifications_unread
 
         def my_preferences():
             with uow(read_only=True) as session:

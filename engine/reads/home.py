@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from engine.accounts.permissions import Permission, may
 from engine.accounts.roles import Role, role_names
 from engine.accounts.users import Actor
-from engine.models import CancellationRequest, Invoice, NoOneMayDecide, ProcessInstance, UserTask
+from engine.models import CancellationRequest, Invoice, NoOneMayDecide, Notification, ProcessInstance, UserTask
 from engine.vocabulary import InstanceStatus, RequestKind, RequestStatus, Screen, UserTaskState
 
 from .offers import CANCEL_STEP
@@ -51,6 +51,20 @@ class MyRequest:
 class Home:
     waiting: list[Waiting]
     my_requests: list[MyRequest]
+
+
+@dataclass(frozen=True)
+class NavCounts:
+    approvals_waiting: int  # requests the actor may decide now (the Financial Approval link)
+    notifications_unread: int  # the bell
+
+
+def nav_counts(session: Session, actor: Actor) -> NavCounts:
+    """The two counts every page shows, in one statement."""
+    unread = select(func.count()).where(Notification.user_id == actor.user_id, Notification.read_at.is_(None))
+    decidable = decidable_steps(actor).scalar_subquery() if may(actor, Permission.DECIDE) else literal(0)
+    approvals, notes = session.execute(select(decidable, unread.scalar_subquery())).one()
+    return NavCounts(approvals or 0, notes or 0)
 
 
 def decidable_count(session: Session, actor: Actor) -> int:

@@ -341,14 +341,17 @@ def awaiting_approval(session: Session, invoice_ids: list[int]) -> dict[int, str
             UserTask.screen == Screen.FINANCIAL_APPROVAL,
         )
     )
-    found = {}
-    for invoice_id, lane, status, needed, left, path in rows:
-        words = approvals_words(status, needed, left, path) if status else None
-        if words and left is not None and needed is not None and left < needed:
-            words = f"approval {needed - left + 1} of {needed}"  # the lane says who
-        who = who_words(lane)  # "Approver or Clinic administrator", as the messages after SAVE say it
-        found[invoice_id] = f"{who} ({words})" if words else who
-    return found
+    return {invoice_id: awaiting_words(lane, status, needed, left, path) for invoice_id, lane, status, needed, left,
+            path in rows}  # fmt: skip
+
+
+def awaiting_words(lane: str | None, status: str | None, needed: int | None, left: int | None, path: str | None) -> str:
+    """Whom a request waits on at a Financial Approval step of `lane`: "Approver (approval 2 of 2)"."""
+    words = approvals_words(status, needed, left, path) if status else None
+    if words and left is not None and needed is not None and left < needed:
+        words = f"approval {needed - left + 1} of {needed}"  # the lane says who
+    who = who_words(lane)  # "Approver or Clinic administrator", as the messages after SAVE say it
+    return f"{who} ({words})" if words else who
 
 
 REQUEST_STATUSES = tuple(RequestStatus)

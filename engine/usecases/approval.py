@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, load_only
@@ -11,7 +12,8 @@ from engine.accounts.roles import ROLES, lane_roles
 from engine.accounts.users import Actor
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.instances import deciders, lifecycle
-from engine.models import CancellationRequest, Invoice, ProcessInstance, ProcessVersion, User, UserTask
+from engine.models import AuditEvent, CancellationRequest, Invoice, ProcessInstance, ProcessVersion, User, UserTask
+from engine.reads import queries
 from engine.vocabulary import InstanceStatus, InvoiceStatus, RequestStatus, Screen, UserTaskState
 from engine.workflow.forms import FormDef, with_aliases
 from engine.workflow.parsing import screen_of
@@ -36,19 +38,70 @@ def _decided_message(request: CancellationRequest) -> str:
 
 def review_form(session: Session, actor: Actor, request: CancellationRequest) -> tuple[FormDef | None, str]:
     """The Financial Approval form the actor may fill in for this request now, or why they may not."""
+    rows = _task_rows(session, request)
+    instance = session.get(ProcessInstance, request.instance_id)
+    return _review_form(session, actor, request, instance, _waiting_decision(rows), rows)
+
+
+def _task_rows(session: Session, request: CancellationRequest) -> list[UserTask]:
+    return list(session.scalars(select(UserTask).where(UserTask.instance_id == request.instance_id)))
+
+
+def _waiting_decision(rows: list[UserTask]) -> UserTask | None:
+    return next((r for r in rows if r.state == UserTaskState.READY and r.screen == Screen.FINANCIAL_APPROVAL), None)
+
+
+def _review_form(
+    session: Session,
+    actor: Actor,
+    request: CancellationRequest,
+    instance: ProcessInstance,
+    row: UserTask | None,
+    rows: list[UserTask],
+) -> tuple[FormDef | None, str]:
     if request.status != RequestStatus.REQUESTED:
         return None, _decided_message(request)
-    row = current_step(session, request)
     if row is None:
         return None, "This request waits for no decision right now."
-    instance = session.get(ProcessInstance, request.instance_id)
     loaded = runtime_of(session).spec_of(instance.version)
     try:
         check_role(actor, loaded.task_spec(row.element_id))
-        check_separation_of_duties(session, actor, instance)
+        check_separation_of_duties(session, actor, instance, rows)
     except Forbidden as exc:
         return None, exc.message
     return loaded.form(row.element_id), ""
+
+
+@dataclass(frozen=True)
+class Review:
+    """What the Review page shows of a request, read together (each row once)."""
+
+    request: CancellationRequest
+    form: FormDef | None  # the form the actor may send now, or None with the refusal that says why
+    refusal: str
+    warnings: list[str]
+    step: UserTask | None  # the Financial Approval step it waits on
+    reason_name: str
+    awaiting: str | None  # whom it waits on ("Approver (approval 2 of 2)"), or None
+    history: list[tuple[AuditEvent, dict]]
+
+
+def review(session: Session, actor: Actor, request_id: int) -> Review:
+    """The Review page of a request of the actor's clinic."""
+    request = get_request(session, actor, request_id)
+    rows = _task_rows(session, request)
+    instance = session.get(ProcessInstance, request.instance_id)
+    step = _waiting_decision(rows)
+    form, refusal = _review_form(session, actor, request, instance, step, rows)
+    warnings = _decision_warnings(session, actor, request, instance, step, rows) if form else []
+    reason = _reason_field(runtime_of(session), instance.version)
+    r = request
+    awaiting = queries.awaiting_words(step.lane, r.status, r.approvals_needed, r.approvals_left, r.approval_path)
+    history = [(e, e.details_dict) for e in queries.history(session, actor, request.invoice)]
+    return Review(
+        request, form, refusal, warnings, step, reason.option_name(request.reason) if reason else request.reason,
+        awaiting if step is not None else None, history,
+    )  # fmt: skip
 
 
 MAX_PREVIEWS = 6  # combinations of the form's choices tried (Approve, Reject: 2)
@@ -62,11 +115,23 @@ def decision_warnings(session: Session, actor: Actor, request: CancellationReque
     copy of the instance (see WorkflowRuntime.preview), and who could take each next step is asked of the same
     rule as the No one may decide flag, counting the actor out as someone who then took part.
     """
-    row = current_step(session, request)
+    rows = _task_rows(session, request)
     instance = session.get(ProcessInstance, request.instance_id)
+    return _decision_warnings(session, actor, request, instance, _waiting_decision(rows), rows)
+
+
+def _decision_warnings(
+    session: Session,
+    actor: Actor,
+    request: CancellationRequest,
+    instance: ProcessInstance,
+    row: UserTask | None,
+    rows: list[UserTask],
+) -> list[str]:
     if row is None or instance.status != InstanceStatus.RUNNING:
         return []
-    return _blocked_warning(request.invoice) + _no_one_left_warnings(session, actor, instance, row)
+    took_part = {r.completed_by_id for r in rows if r.state == UserTaskState.COMPLETED and r.completed_by_id}
+    return _blocked_warning(request.invoice) + _no_one_left_warnings(session, actor, instance, row, took_part)
 
 
 def _blocked_warning(invoice: Invoice) -> list[str]:
@@ -79,11 +144,13 @@ def _blocked_warning(invoice: Invoice) -> list[str]:
     ]
 
 
-def _no_one_left_warnings(session: Session, actor: Actor, instance: ProcessInstance, row: UserTask) -> list[str]:
+def _no_one_left_warnings(
+    session: Session, actor: Actor, instance: ProcessInstance, row: UserTask, completed_by: set[int]
+) -> list[str]:
     runtime = runtime_of(session)
     loaded = runtime.spec_of(instance.version)
     held = deciders.holders(session, instance.clinic_id)
-    took_part = deciders.completers(session, [instance.id])[instance.id] | {actor.user_id}
+    took_part = completed_by | {actor.user_id}
     steps = [spec for spec in loaded.spec.task_specs.values() if getattr(spec, "manual", False)]
     if all(deciders.who_may_take(lane_roles(s.lane), screen_of(s), took_part, held) for s in steps):
         return []  # every step of the process has someone left to take it: nothing to try
@@ -171,27 +238,27 @@ def reason_names(session: Session, requests: list[CancellationRequest]) -> dict[
     if not requests:
         return {}
     runtime = runtime_of(session)
-    version_of = dict(
-        session.execute(
-            select(ProcessInstance.id, ProcessInstance.process_version_id).where(
-                ProcessInstance.id.in_({r.instance_id for r in requests})
-            )
-        ).all()
-    )
-    versions = session.scalars(
-        select(ProcessVersion)
+    version_of, versions = {}, {}
+    query = (
+        select(ProcessInstance.id, ProcessVersion)
+        .join(ProcessVersion, ProcessVersion.id == ProcessInstance.process_version_id)
         .options(load_only(ProcessVersion.id, ProcessVersion.process_id, ProcessVersion.content_hash))
-        .where(ProcessVersion.id.in_(set(version_of.values())))
+        .where(ProcessInstance.id.in_({r.instance_id for r in requests}))
     )
-    fields = {}
-    for version in versions:
-        loaded = runtime.spec_of(version)
-        fields[version.id] = loaded.form(runtime.first_user_task(loaded).name).get("reason")
+    for instance_id, version in session.execute(query):
+        version_of[instance_id], versions[version.id] = version.id, version
+    fields = {version_id: _reason_field(runtime, version) for version_id, version in versions.items()}
     names = {}
     for request in requests:
         field = fields.get(version_of.get(request.instance_id))
         names[request.id] = field.option_name(request.reason) if field else request.reason
     return names
+
+
+def _reason_field(runtime, version: ProcessVersion):
+    """The Reason field of the version's first form (None when the diagram has none)."""
+    loaded = runtime.spec_of(version)
+    return loaded.form(runtime.first_user_task(loaded).name).get("reason")
 
 
 def decision_form(session: Session, actor: Actor, request_id: int) -> tuple[FormDef, UserTask]:

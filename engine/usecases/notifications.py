@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine.accounts.users import Actor
@@ -18,15 +18,6 @@ SHOWN = 50
 def _mine(actor: Actor) -> list:
     """The person's notifications of the clinic they work in now (links name that clinic's invoices)."""
     return [Notification.user_id == actor.user_id, Notification.clinic_id == actor.clinic_id]
-
-
-def unread_count(session: Session, actor: Actor) -> int:
-    return (
-        session.scalar(
-            select(func.count()).where(Notification.user_id == actor.user_id, Notification.read_at.is_(None))
-        )
-        or 0
-    )
 
 
 def latest(session: Session, actor: Actor, limit: int = SHOWN) -> list[Notification]:
