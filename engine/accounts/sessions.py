@@ -11,8 +11,8 @@ import secrets
 from datetime import timedelta
 from typing import NamedTuple
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Bundle, Session
 
 from engine.models import ApiToken, AuditEvent, Clinic, RoleGrant, User, WebSession, utcnow
 from engine.vocabulary import AuditAction
@@ -66,33 +66,41 @@ class Acting(NamedTuple):
     actor: Actor | None  # who the live session's person acts as (None: no live session, or no role left)
 
 
-ACTING_USER = "acting_user"  # session.info key: the person's row, kept for the unit of work (events name them)
+_SESSION = Bundle(
+    "session", WebSession.user_id, WebSession.clinic_id, WebSession.created_at, WebSession.last_seen_at,
+    WebSession.ended_at,
+)  # fmt: skip
+_USER = Bundle("user", User.id, User.username, User.full_name, User.active, User.must_change_password)
+_GRANT = Bundle("grant", RoleGrant.role, RoleGrant.clinic_id)
+_CLINIC = Bundle(
+    "clinic", Clinic.id, Clinic.name, Clinic.cancellation_mode, Clinic.timezone, Clinic.currency, Clinic.process_id,
+    Clinic.locale,
+)  # fmt: skip
+
+
+_ACTING = (  # built once: every request runs it
+    select(_SESSION, _USER, _GRANT, _CLINIC)
+    .join(User, User.id == WebSession.user_id)
+    .outerjoin(RoleGrant, RoleGrant.user_id == User.id)
+    .outerjoin(Clinic, Clinic.id == RoleGrant.clinic_id)
+    .where(WebSession.id == bindparam("session_id"))
+    .order_by(RoleGrant.id)
+)
 
 
 def acting(session: Session, session_id: str | None, user_id: str | None) -> Acting:
     """The live session's person as an Actor, in one statement: the session, its user, their role grants and
-    the clinics of those grants are read together (look_up and actor_for in one). `user_id` is what the cookie
-    says; a session of someone else counts as none. The person's row stays in the unit of work, so what the
-    action records of them (an event's "by") reads no row again."""
+    the clinics of those grants are read together (look_up and actor_for in one), as plain columns. `user_id` is
+    what the cookie says; a session of someone else counts as none."""
     if not session_id:
         return Acting(Found(None, None), None)
-    query = (
-        select(WebSession, User, RoleGrant, Clinic)
-        .join(User, User.id == WebSession.user_id)
-        .outerjoin(RoleGrant, RoleGrant.user_id == User.id)
-        .outerjoin(Clinic, Clinic.id == RoleGrant.clinic_id)
-        .where(WebSession.id == session_id)
-        .order_by(RoleGrant.id)
-    )
-    rows = session.execute(query).all()
-    found = _live(rows[0][0] if rows else None)
+    rows = session.execute(_ACTING, {"session_id": session_id}).all()
+    found = _live(rows[0].session if rows else None)
     if found.user_id is None or str(found.user_id) != str(user_id):
         return Acting(found, None)
-    user = rows[0][1]
-    session.info[ACTING_USER] = user
-    grants = [grant for _s, _u, grant, _c in rows if grant is not None]
-    clinics = {clinic.id: clinic for _s, _u, _g, clinic in rows if clinic is not None}
-    return Acting(found, actor_from(user, grants, clinics, found.clinic_id))
+    grants = [row.grant for row in rows if row.grant.role is not None]
+    clinics = {row.clinic.id: row.clinic for row in rows if row.clinic.id is not None}
+    return Acting(found, actor_from(rows[0].user, grants, clinics, found.clinic_id))
 
 
 def choose_clinic(session: Session, session_id: str, clinic_id: int, user_id: int | None = None) -> None:

@@ -99,7 +99,7 @@ def actor_for(session: Session, user_id: int, clinic_id: int | None = None) -> A
 
 def actor_from(user: User, grants: list[RoleGrant], clinics: dict[int, Clinic], clinic_id: int | None) -> Actor | None:
     """actor_for's answer from rows already read: the user, their grants (in the order given) and the clinics
-    of those grants by id."""
+    of those grants by id (ORM objects, or rows with the same attributes)."""
     if not user.active or not grants:
         return None
     everywhere = frozenset(g.role for g in grants if g.clinic_id is None)

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.errors import DomainError
@@ -31,6 +31,9 @@ def invoice_facts(invoice: Invoice) -> dict:
         "advance_applied": invoice.advance_applied,
         "cancellation_workflow": invoice.clinic.cancellation_mode,  # approval | direct
     }
+
+
+_REQUEST_OF = select(CancellationRequest).where(CancellationRequest.instance_id == bindparam("instance_id"))
 
 
 @dataclass
@@ -81,7 +84,5 @@ class ActionContext:
         already (operations set `known_request`), so the read needs no flush of the action's changes first."""
         if self.known_request is None:
             with self.session.no_autoflush:
-                self.known_request = self.session.scalar(
-                    select(CancellationRequest).where(CancellationRequest.instance_id == self.instance.id)
-                )
+                self.known_request = self.session.scalar(_REQUEST_OF, {"instance_id": self.instance.id})
         return self.known_request

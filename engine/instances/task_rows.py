@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
 
 from engine.accounts.roles import lane_roles, who_words
 from engine.models import ProcessInstance, UserTask
@@ -20,6 +21,13 @@ from engine.workflow.runtime import ready_user_tasks
 from .context import ActionContext
 from .deciders import set_flag
 from .telling import tell_deciders
+
+_ROWS_OF = select(UserTask).where(UserTask.instance_id == bindparam("instance_id"))  # built once: every action
+
+
+def rows_of(session: Session, instance_id: int) -> list[UserTask]:
+    """All the instance's task rows (ready, done, cancelled)."""
+    return list(session.scalars(_ROWS_OF, {"instance_id": instance_id}))
 
 
 def record_done(ctx: ActionContext, task, values: dict, row: UserTask | None) -> UserTask:

@@ -16,7 +16,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from engine.errors import Conflict
 from engine.models import Timer, UserTask
@@ -49,6 +49,9 @@ def attached_step(task):
     return next((c for c in task.parent.children if not isinstance(c.task_spec, BoundaryEvent)), None)
 
 
+_WAITING = select(Timer).where(Timer.instance_id == bindparam("instance_id"), Timer.status == TimerStatus.WAITING)
+
+
 def sync_timers(ctx: ActionContext, workflow: BpmnWorkflow, waiting: list[UserTask]) -> None:
     """Rows for timer events that started waiting; rows whose event no longer waits are cancelled.
 
@@ -61,9 +64,8 @@ def sync_timers(ctx: ActionContext, workflow: BpmnWorkflow, waiting: list[UserTa
         return  # no timer before, none now: not one statement
     rows = []
     if instance.id is not None and instance.next_timer_at is not None:
-        query = select(Timer).where(Timer.instance_id == instance.id, Timer.status == TimerStatus.WAITING)
         with ctx.session.no_autoflush:  # the instance is written once, at the commit (new timers are written now)
-            rows = list(ctx.session.scalars(query))
+            rows = list(ctx.session.scalars(_WAITING, {"instance_id": instance.id}))
     for row in rows:
         if row.status == TimerStatus.WAITING and row.task_id not in tasks:
             row.status = TimerStatus.CANCELLED

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from engine import days
@@ -59,23 +59,24 @@ def latest_version(session: Session, process_id: str) -> ProcessVersion | None:
     )
 
 
+_NEWEST = (
+    select(func.max(Deployment.id))
+    .join(ProcessVersion, ProcessVersion.id == Deployment.process_version_id)
+    .where(ProcessVersion.process_id.in_(bindparam("process_ids", expanding=True)))
+    .group_by(ProcessVersion.process_id)
+)
+# Built once (statements every action runs: building one costs about what running it does).
+_LATEST = (
+    select(ProcessVersion)
+    .join(Deployment, Deployment.process_version_id == ProcessVersion.id)
+    .where(Deployment.id.in_(_NEWEST))
+)
+
+
 def latest_versions(session: Session, process_ids: list[str]) -> dict[str, ProcessVersion]:
     """latest_version of each process, in one statement (a second only for processes whose deployments were
     never recorded); a process with no version is left out."""
-    newest = (
-        select(func.max(Deployment.id))
-        .join(ProcessVersion, ProcessVersion.id == Deployment.process_version_id)
-        .where(ProcessVersion.process_id.in_(process_ids))
-        .group_by(ProcessVersion.process_id)
-    )
-    found = {
-        v.process_id: v
-        for v in session.scalars(
-            select(ProcessVersion)
-            .join(Deployment, Deployment.process_version_id == ProcessVersion.id)
-            .where(Deployment.id.in_(newest))
-        )
-    }
+    found = {v.process_id: v for v in session.scalars(_LATEST, {"process_ids": list(process_ids)})}
     missing = [p for p in process_ids if p not in found]
     if missing:
         query = select(ProcessVersion).where(ProcessVersion.process_id.in_(missing))
@@ -130,12 +131,13 @@ def not_found(actor: Actor, number: str) -> NotFound:
     return NotFound(f"Invoice {number} was not found in {actor.clinic_name}: check the number and search again.")
 
 
+_ACTIVE = select(ProcessInstance).where(
+    ProcessInstance.invoice_id == bindparam("invoice_id"), ProcessInstance.status.in_(ACTIVE_INSTANCE_STATUSES)
+)
+
+
 def active_instance(session: Session, invoice: Invoice) -> ProcessInstance | None:
-    return session.scalar(
-        select(ProcessInstance).where(
-            ProcessInstance.invoice_id == invoice.id, ProcessInstance.status.in_(ACTIVE_INSTANCE_STATUSES)
-        )
-    )
+    return session.scalar(_ACTIVE, {"invoice_id": invoice.id})
 
 
 def waiting_words(rows: list[UserTask]) -> str:

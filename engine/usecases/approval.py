@@ -12,6 +12,7 @@ from engine.accounts.roles import ROLES, lane_roles
 from engine.accounts.users import Actor
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.instances import deciders, lifecycle
+from engine.instances.task_rows import rows_of
 from engine.models import AuditEvent, CancellationRequest, Invoice, ProcessInstance, ProcessVersion, User, UserTask
 from engine.reads import queries
 from engine.vocabulary import InstanceStatus, InvoiceStatus, RequestStatus, Screen, UserTaskState
@@ -44,7 +45,7 @@ def review_form(session: Session, actor: Actor, request: CancellationRequest) ->
 
 
 def _task_rows(session: Session, request: CancellationRequest) -> list[UserTask]:
-    return list(session.scalars(select(UserTask).where(UserTask.instance_id == request.instance_id)))
+    return rows_of(session, request.instance_id)
 
 
 def _waiting_decision(rows: list[UserTask]) -> UserTask | None:
@@ -212,7 +213,7 @@ def decide(session: Session, actor: Actor, request_id: int, submitted: dict, ste
         get_request(session, actor, request_id)  # not found in the actor's clinic: says so
     if request.status != RequestStatus.REQUESTED:
         raise Conflict(_decided_message(request))
-    rows = list(session.scalars(select(UserTask).where(UserTask.instance_id == request.instance_id)))
+    rows = rows_of(session, request.instance_id)
     row = next((r for r in rows if r.state == UserTaskState.READY and r.screen == Screen.FINANCIAL_APPROVAL), None)
     if row is None:
         raise Conflict("This request waits for no decision right now.")

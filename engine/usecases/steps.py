@@ -18,6 +18,7 @@ from engine.errors import Conflict, Forbidden, NotFound
 from engine.instances import lifecycle
 from engine.instances.context import ActionContext, invoice_facts
 from engine.instances.deciders import SEPARATED_SCREENS
+from engine.instances.task_rows import rows_of
 from engine.models import Invoice, ProcessInstance, User, UserTask
 from engine.reads.offers import active_instance, clinic_process, clinic_processes, not_found, process_for, waiting_words
 from engine.vocabulary import InstanceStatus, InvoiceStatus, RequestStatus, Screen, UserTaskState
@@ -94,7 +95,7 @@ def check_separation_of_duties(
     """Nobody decides a request they made, and nobody decides twice on one request (instances.deciders counts
     the same people out when it flags a step that no one may decide)."""
     if rows is None:
-        rows = list(session.scalars(select(UserTask).where(UserTask.instance_id == instance.id)))
+        rows = rows_of(session, instance.id)
     mine = [r for r in rows if r.state == UserTaskState.COMPLETED and r.completed_by_id == actor.user_id]
     if any(t.screen != Screen.FINANCIAL_APPROVAL for t in mine):
         raise Forbidden("You made this cancellation request, so you cannot decide it: another approver must.")
@@ -142,7 +143,7 @@ def continue_task(ctx: ActionContext, actor: Actor, step: StepInput, rows: list[
         return send_event(ctx, actor, loaded, event, step.submitted)
     check_role(actor, _user_task(loaded, step.element_id))
     if rows is None:
-        rows = list(session.scalars(select(UserTask).where(UserTask.instance_id == instance.id)))
+        rows = rows_of(session, instance.id)
     ready = [r for r in rows if r.state == UserTaskState.READY]
     row = next((r for r in ready if r.element_id == step.element_id and r.screen == step.screen), None)
     if row is None:
