@@ -191,6 +191,8 @@ def test_bad_webhook_urls_and_cursors_are_refused_with_nothing_written(api, key,
     ]:
         assert_error(admin.put("/api/clinic/webhook", {"url": url}), 422, "invalid", words)
     assert_error(key.get("/api/events", query_string={"after": "abc"}), 422, "invalid", "is not a cursor")
+    assert_error(key.get("/api/events", query_string={"after": "²¹"}), 422, "invalid", "is not a cursor")
+    assert_error(key.get("/api/events", query_string={"limit": "²"}), 422, "invalid", "from 1 to 500")
     assert_error(key.get("/api/events", query_string={"limit": "0"}), 422, "invalid", "from 1 to 500")
     assert_error(billing.get("/api/events"), 403, "forbidden", "event feed")
     assert_error(key.put("/api/clinic/webhook", {"url": receiver.url}), 403, "forbidden")

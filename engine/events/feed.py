@@ -31,7 +31,7 @@ class FeedPage:
 def parse_cursor(raw: str | None) -> int:
     if raw is None or raw == "":
         return 0
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:  # '²¹' is a digit to isdigit, not to int
         raise Invalid({"after": f"after {raw!r} is not a cursor: send the cursor of the last page (a number), or 0."})
     return int(raw)
 
@@ -39,7 +39,7 @@ def parse_cursor(raw: str | None) -> int:
 def parse_limit(raw: str | None) -> int:
     if raw is None or raw == "":
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
         raise Invalid({"limit": f"limit {raw!r} is not a number from 1 to {MAX_LIMIT}."})
     return int(raw)
 
