@@ -125,8 +125,9 @@ def _header(results: dict[str, Result], meta: dict) -> list[str]:
         "process; HTTP: gunicorn, each user logged in once, the approver filtering Financial Approval by the number "
         "and opening Review. The floor: the same lifecycle with SpiffWorkflow 3.2.0 and SQLite alone "
         "(bench/floor.py). Statements and commits per action (BEGIN not counted) as core + side rows: what every "
-        "action needs, then the statements of the events, timers and notifications it adds; an HTTP POST also "
-        "checks the logged-in user's session, in the same transaction.",
+        "action needs, then the statements of the events, timers and notifications it adds (their rows, and the "
+        "reads of who is told); an HTTP POST also reads the logged-in person (session, roles and clinics in one "
+        "statement), in the same transaction.",
         f"Code: commit {meta['commit']}. Machine: {meta['cpus']} CPUs, Python {platform.python_version()}, "
         f"SQLite {sqlite3.sqlite_version}"
         + "".join(f", {r.server_version}" for r in results.values() if r.server_version)

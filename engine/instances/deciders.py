@@ -11,10 +11,11 @@ compute it.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from engine.models import Clinic, NoOneMayDecide, ProcessInstance, RoleGrant, User, UserTask, utcnow
@@ -96,29 +97,45 @@ def set_flag(session: Session, instance: ProcessInstance, ready: list[UserTask])
             session.flush()  # a flag this very action added (a second transition) is seen, not added twice
         waiting = instance.status == InstanceStatus.RUNNING and bool(ready)
         if not waiting:
-            session.execute(delete(NoOneMayDecide).where(NoOneMayDecide.instance_id == instance.id))
+            session.execute(_UNFLAG, {"instance_id": instance.id})
             return
         if session.get_bind().dialect.name == "postgresql":  # SQLite's writers take turns anyway
             lock_clinic(session, instance.clinic_id)
-        takers = [_someone_may_take(instance.clinic_id, row) for row in ready]
-        flagged = select(NoOneMayDecide.instance_id).where(NoOneMayDecide.instance_id == instance.id).exists()
-        *someone, was_flagged = session.execute(select(*takers, flagged)).one()
+        params = {"clinic_id": instance.clinic_id, "instance_id": instance.id}
+        for i, row in enumerate(ready):
+            params[f"roles_{i}"] = row_roles(row)
+            separated = row.screen in SEPARATED_SCREENS
+            params[f"took_part_{i}"] = [int(u) for u in (row.done_by or "").split(",") if u] if separated else []
+        *someone, was_flagged = session.execute(_flag_query(len(ready)), params).one()
     stuck = not all(someone)
     if stuck and not was_flagged:
         session.add(NoOneMayDecide(instance_id=instance.id, clinic_id=instance.clinic_id, since=utcnow()))
     elif was_flagged and not stuck:
-        session.execute(delete(NoOneMayDecide).where(NoOneMayDecide.instance_id == instance.id))
+        session.execute(_UNFLAG, {"instance_id": instance.id})
 
 
-def _someone_may_take(clinic_id: int, row: UserTask):
-    """EXISTS: an active user of the clinic holds one of the row's roles (and, on a decision, did no step of the
-    instance: the row's done_by names who did)."""
-    conditions = [RoleGrant.clinic_id == clinic_id, RoleGrant.role.in_(row_roles(row)), User.active.is_(True)]
-    if row.screen in SEPARATED_SCREENS:
-        took_part = [int(i) for i in (row.done_by or "").split(",") if i]
-        if took_part:
-            conditions.append(RoleGrant.user_id.not_in(took_part))
-    return select(RoleGrant.id).join(User, User.id == RoleGrant.user_id).where(*conditions).exists()
+_UNFLAG = delete(NoOneMayDecide).where(NoOneMayDecide.instance_id == bindparam("instance_id"))
+
+
+@functools.lru_cache(maxsize=8)
+def _flag_query(steps: int):
+    """SELECT EXISTS (someone may take waiting step i) for each of `steps` steps, and whether the instance is
+    flagged: built once per number of waiting steps. Step i: an active user of the clinic holds one of
+    :roles_i and is none of :took_part_i (who did a step of the instance, for a decision; else empty)."""
+    takers = [
+        select(RoleGrant.id)
+        .join(User, User.id == RoleGrant.user_id)
+        .where(
+            RoleGrant.clinic_id == bindparam("clinic_id"),
+            RoleGrant.role.in_(bindparam(f"roles_{i}", expanding=True)),
+            User.active.is_(True),
+            RoleGrant.user_id.not_in(bindparam(f"took_part_{i}", expanding=True)),
+        )
+        .exists()
+        for i in range(steps)
+    ]
+    flagged = select(NoOneMayDecide.instance_id).where(NoOneMayDecide.instance_id == bindparam("instance_id"))
+    return select(*takers, flagged.exists())
 
 
 def refresh_clinic(session: Session, clinic_id: int) -> None:
