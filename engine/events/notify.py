@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.models import MailMessage, Notification, NotificationPreference, RoleGrant, User
@@ -27,20 +27,31 @@ def base_url() -> str:
     return (os.environ.get("BASE_URL") or "http://127.0.0.1:5000").rstrip("/")
 
 
+# Built once (every decision that starts waiting runs them).
+_HOLDERS = (
+    select(User)
+    .join(RoleGrant, RoleGrant.user_id == User.id)
+    .where(
+        RoleGrant.clinic_id == bindparam("clinic_id"),
+        RoleGrant.role.in_(bindparam("roles", expanding=True)),
+        User.active.is_(True),
+    )
+    .distinct()
+    .order_by(User.id)
+)
+_CHOSEN = select(NotificationPreference.user_id, NotificationPreference.delivery).where(
+    NotificationPreference.user_id.in_(bindparam("user_ids", expanding=True)),
+    NotificationPreference.kind == bindparam("kind"),
+)
+
+
 def people_with_roles(session: Session, clinic_id: int, roles: Iterable[str], excluded: Iterable[int] = ()) -> list:
     """The clinic's active people holding any of `roles`, but not those `excluded` (e.g. who took part already).
 
     People and roles never change within a transition of an instance: its pending changes are not flushed first
     (the instance is written once, at the commit)."""
-    query = (
-        select(User)
-        .join(RoleGrant, RoleGrant.user_id == User.id)
-        .where(RoleGrant.clinic_id == clinic_id, RoleGrant.role.in_(list(roles)), User.active.is_(True))
-        .distinct()
-        .order_by(User.id)
-    )
     with session.no_autoflush:
-        found = session.scalars(query).all()
+        found = session.scalars(_HOLDERS, {"clinic_id": clinic_id, "roles": list(roles)}).all()
     excluded = set(excluded)
     return [u for u in found if u.id not in excluded]
 
@@ -64,11 +75,8 @@ def notify(
     people = [p for p in {p.id: p for p in people}.values() if p.active]  # who left is told nothing
     if not people:
         return 0
-    query = select(NotificationPreference.user_id, NotificationPreference.delivery).where(
-        NotificationPreference.user_id.in_([p.id for p in people]), NotificationPreference.kind == kind
-    )
     with session.no_autoflush:  # preferences never change within a transition: nothing to flush first
-        chosen = dict(session.execute(query).all())
+        chosen = dict(session.execute(_CHOSEN, {"user_ids": [p.id for p in people], "kind": kind}).all())
     rows = []
     for person in people:
         delivery = chosen.get(person.id, DEFAULT_DELIVERY[kind])
