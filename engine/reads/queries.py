@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Generic, TypeVar
@@ -58,7 +60,7 @@ def paginate(
     query: Select,
     page: int,
     per_page: int,
-    counted: Select | None = None,
+    counted: Select | Callable[[], Select] | None = None,
     total: Select | None = None,
 ) -> Page:
     """A page of the query's rows; `counted` is an equivalent query that is cheaper to count, if any; `total` a
@@ -70,6 +72,7 @@ def paginate(
         if len(first) < per_page:
             return Page(first, len(first), 1, per_page)
     if total is None:
+        counted = counted() if callable(counted) else counted
         counted = (counted if counted is not None else query).order_by(None)
         total = select(func.count()).select_from(counted.with_only_columns(literal(1)).subquery())
     total = session.scalar(total) or 0
@@ -247,7 +250,7 @@ def approval_queue(
     if status == RequestStatus.REQUESTED:
         # Counted from the clinic's ready steps (an index; without filters, the index alone); the page walks the
         # requests in date order and stops once it has enough.
-        counted = _decidable_by(query, actor)
+        counted = functools.partial(_decidable_by, query, actor)  # built only if the page must be counted
         if not (date_from or date_to or number.strip()):
             total = decidable_steps(actor)
         query = query.where(_decidable_exists(actor))
@@ -256,23 +259,24 @@ def approval_queue(
     order = (CancellationRequest.requested_at, CancellationRequest.id)
     page_ids = query.with_only_columns(CancellationRequest.id).order_by(*order)
     result = paginate(session, page_ids, page, per_page, counted, total)
-    requests = []
+    items: dict[int, ApprovalRow] = {}  # the page's requests, each with the decision it waits on (one statement)
     if result.items:
-        on_page = select(CancellationRequest).where(CancellationRequest.id.in_(result.items)).order_by(*order)
-        requests = list(session.scalars(on_page).unique())
-    ready = {}
-    ids = [r.instance_id for r in requests]
-    if ids:
-        rows = session.execute(
-            select(UserTask.instance_id, UserTask.id, UserTask.lane).where(
-                UserTask.instance_id.in_(ids),
-                UserTask.state == UserTaskState.READY,
-                UserTask.screen == Screen.FINANCIAL_APPROVAL,
+        waiting = _DECISION
+        on_page = (
+            select(CancellationRequest, waiting.id, waiting.lane)
+            .outerjoin(
+                waiting,
+                (waiting.instance_id == CancellationRequest.instance_id)
+                & (waiting.state == UserTaskState.READY)
+                & (waiting.screen == Screen.FINANCIAL_APPROVAL),
             )
+            .where(CancellationRequest.id.in_(result.items))
+            .order_by(*order)
         )
-        ready = {instance_id: (task_id, lane) for instance_id, task_id, lane in rows}
-    items = [ApprovalRow(r, *ready.get(r.instance_id, (None, None))) for r in requests]
-    return Page(items, result.total, result.page, result.per_page)
+        for request, task_id, lane in session.execute(on_page):
+            if request.id not in items or task_id is not None:
+                items[request.id] = ApprovalRow(request, task_id, lane)
+    return Page(list(items.values()), result.total, result.page, result.per_page)
 
 
 def for_my_roles(actor: Actor, step) -> ColumnElement[bool]:
@@ -297,6 +301,7 @@ def _not_done_by(actor: Actor, step) -> ColumnElement[bool]:
 # it serves (SQLAlchemy proxies every column of the table).
 _WAITING_STEP = aliased(UserTask, name="waiting_step")
 _JOINED_STEP = aliased(UserTask, name="joined_step")
+_DECISION = aliased(UserTask, name="decision")
 
 
 def _decidable_exists(actor: Actor):
