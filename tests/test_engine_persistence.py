@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 
 from engine.db import unit_of_work
+from engine.instances import history
 from engine.models import AuditEvent, Invoice, ProcessInstance
 
 
@@ -87,3 +89,28 @@ def test_an_instance_stores_at_most_4_kb_of_state_at_every_step(demo, session_fa
     outcome = demo.cancel("billing", number)
     sizes.append(stored())
     assert outcome.message.startswith("Invoice") and max(sizes) <= 4096, sizes
+
+
+def test_history_rows_of_a_rolled_back_savepoint_are_forgotten_and_the_rest_kept(demo, session_factory):
+    """History rows are written together at the next flush or commit (engine.instances.history): a savepoint that
+    rolls back takes its own rows with it, never those recorded before it began, written or not."""
+
+    def row(note: str) -> dict:
+        return {"action": "timer_failed", "details": json.dumps({"note": note})}
+
+    with unit_of_work(session_factory) as s:
+        before = s.scalar(select(func.count()).select_from(AuditEvent))
+    with unit_of_work(session_factory) as s:
+        history.record(s, row("before the savepoint"))
+        with pytest.raises(RuntimeError), s.begin_nested():
+            history.record(s, row("inside, written"))
+            history.write(s)  # as a flush inside the savepoint writes it
+            history.record(s, row("inside, pending"))
+            raise RuntimeError("the step failed")
+        with s.begin_nested():
+            history.record(s, row("inside a released savepoint"))
+        history.record(s, row("after"))
+    with unit_of_work(session_factory) as s:
+        notes = [json.loads(e.details)["note"] for e in s.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+    assert len(notes) == before + 3
+    assert notes[before:] == ["inside a released savepoint", "before the savepoint", "after"]
