@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, func, insert, select, text
 
 from engine.accounts.users import hash_password
-from engine.db import unit_of_work
+from engine.db import refresh_statistics, unit_of_work
 from engine.demo import DEMO_PASSWORD
 from engine.models import (
     AuditEvent,
@@ -267,7 +267,8 @@ def fill(engine: Engine, factory, plan: Plan) -> FillInfo:
 
 def _after_fill(engine: Engine) -> None:
     """PostgreSQL: sequences past the explicit ids; VACUUM ANALYZE as autovacuum does after inserts (statistics,
-    visibility map); a CHECKPOINT. SQLite: the WAL checkpointed; no ANALYZE, as the app never runs it."""
+    visibility map); a CHECKPOINT. SQLite: statistics refreshed as the app's worker does (engine.db), the WAL
+    checkpointed."""
     if engine.dialect.name == "postgresql":
         with engine.begin() as conn:
             for table in ("clinics", "users", "role_grants", *(m.__tablename__ for m in TABLES)):
@@ -278,6 +279,7 @@ def _after_fill(engine: Engine) -> None:
             conn.execute(text("VACUUM ANALYZE"))
             conn.execute(text("CHECKPOINT"))  # the bulk load's dirty pages written now, not while reads are timed
     else:
+        refresh_statistics(engine)
         raw = engine.raw_connection()
         try:
             raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")

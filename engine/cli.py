@@ -88,6 +88,7 @@ def _worker(factory, poll: float) -> int:
     import threading  # noqa: PLC0415
     from functools import partial  # noqa: PLC0415
 
+    from .db import keep_statistics  # noqa: PLC0415
     from .events.mail import send_digests, send_mail  # noqa: PLC0415
     from .events.worker import deliver_due, run  # noqa: PLC0415
     from .usecases.timers import fire_due  # noqa: PLC0415
@@ -99,7 +100,7 @@ def _worker(factory, poll: float) -> int:
         signal.signal(signum, lambda *_: stop.set())
     mail = partial(send_mail, smtp_url=os.environ.get("SMTP_URL"), folder=Path(INSTANCE) / "mail")
     # Timers first: what they cause goes out in the same round.
-    run(factory, INSTANCE, stop, poll, jobs=(fire_due, send_digests, mail, deliver_due))
+    run(factory, INSTANCE, stop, poll, jobs=(fire_due, send_digests, mail, deliver_due, keep_statistics))
     return 0
 
 

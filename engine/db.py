@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -137,3 +138,33 @@ def unit_of_work(factory: sessionmaker[Session], read_only: bool = False) -> Ite
     bind = factory.kw["bind"].execution_options(sqlite_begin="DEFERRED")
     with factory(bind=bind) as session, session.begin():
         yield session
+
+
+# SQLite keeps no statistics of its own (PostgreSQL's autovacuum analyzes as tables grow): without them its query
+# planner guesses every index equally selective, and e.g. filters Financial Approval by invoice number by walking
+# all of a clinic's waiting requests instead of reading the few matching invoices. ANALYZE gives it the sizes;
+# analysis_limit keeps it to a fraction of a second on large tables (SQLite's own advice for applications).
+STATISTICS_EVERY = 3600.0  # seconds between the worker's refreshes
+_statistics_done_at: float | None = None
+
+
+def refresh_statistics(engine: Engine) -> bool:
+    """SQLite: ANALYZE now (after migrating, and from the worker); PostgreSQL: nothing to do. True when it ran.
+    Connections opened afterwards plan with the new statistics."""
+    if engine.dialect.name != "sqlite":
+        return False
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+        conn.exec_driver_sql("ANALYZE")
+        conn.commit()
+    return True
+
+
+def keep_statistics(factory: sessionmaker[Session], clock=time.monotonic) -> int:
+    """The worker's job: refresh SQLite's statistics once every STATISTICS_EVERY seconds (1 when it did)."""
+    global _statistics_done_at  # noqa: PLW0603 - one worker process, one schedule
+    now = clock()
+    if _statistics_done_at is not None and now - _statistics_done_at < STATISTICS_EVERY:
+        return 0
+    _statistics_done_at = now
+    return int(refresh_statistics(factory.kw["bind"]))

@@ -37,6 +37,22 @@ def test_ones_own_request_searched_by_number_says_another_approver_decides_it(we
     assert "No requested request matches these filters." in gone
 
 
+def test_the_number_filter_finds_a_part_of_the_number_in_any_case_and_takes_any_characters(web, demo):
+    """The Invoice No. filter reads the search index (issue 16): a part of the number from its middle, in lower
+    case, a one- or two-character part, and characters that mean something to LIKE or FTS5 are taken as text."""
+    first, second = demo.invoice_numbers("NS")[:2]
+    demo.request("billing", first)
+    demo.request("billing", second)
+    approver = web("approver")
+    assert _rows(approver.get(f"{QUEUE}?number={first[3:].lower()}").text) == [first]
+    assert sorted(_rows(approver.get(f"{QUEUE}?number=ns-").text)) == sorted([first, second])
+    assert set(_rows(approver.get(f"{QUEUE}?number={first[-1]}").text)) >= {first}  # one character: anywhere
+    for odd in ('"', "%", "_", 'NS" OR "x', "number:"):
+        page = approver.get(QUEUE, query_string={"number": odd})
+        assert page.status_code == 200, odd
+        assert _rows(page.text) == [], odd
+
+
 def test_status_filter_has_all_withdrawn_and_terminated_and_decided_lists_say_who(web, demo, session_factory):
     approved, rejected, withdrawn, terminated, waiting = demo.invoice_numbers("NS")[:5]
     for number in (approved, rejected, withdrawn, terminated, waiting):

@@ -45,6 +45,7 @@ _DONE = {
     "send_digests": "digests written",
     "send_mail": "mails sent",
     "deliver_due": "webhook deliveries tried",
+    "keep_statistics": "SQLite statistics refreshed",
 }
 
 TIMEOUT = 10  # seconds a receiver has to answer

@@ -21,7 +21,7 @@ from engine.models import AuditEvent, CancellationRequest, Invoice, UserTask
 from engine.models.processes import approvals_words
 from engine.vocabulary import InvoiceStatus, RequestStatus, Screen, UserTaskState
 
-from .search import invoice_matches
+from .search import invoice_matches, number_matches
 
 # Financial Approval's Approval Status filter; Approved also lists requests whose invoice was then cancelled.
 # Financial Approval's status filter: each request status, and all of them (Approved lists completed ones too).
@@ -82,10 +82,6 @@ def paginate(
         return Page(first, total, page, per_page)
     items = list(session.scalars(query.limit(per_page).offset((page - 1) * per_page)).unique())
     return Page(items, total, page, per_page)
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 @dataclass(frozen=True)
@@ -244,7 +240,7 @@ def approval_queue(
         query = query.where(CancellationRequest.requested_at < day_bounds_utc(date_to, actor.timezone)[1])
     if number.strip():
         query = query.join(Invoice, Invoice.id == CancellationRequest.invoice_id).where(
-            func.lower(Invoice.number).like(f"%{_escape_like(number.strip().lower())}%", escape="\\")
+            number_matches(number, session.get_bind().dialect.name)
         )
     counted, total = query, None
     if status == RequestStatus.REQUESTED:

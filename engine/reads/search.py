@@ -36,6 +36,17 @@ def invoice_matches(term: str, dialect: str) -> ColumnElement[bool]:
     return or_(*(func.lower(field).like(like, escape="\\") for field in _FIELDS))
 
 
+def number_matches(term: str, dialect: str) -> ColumnElement[bool]:
+    """An invoice whose number contains `term`, ignoring case (Financial Approval's Invoice No. filter), from the
+    same index where it can: SQLite's FTS5 table, its number column alone; PostgreSQL's GIN index covers
+    lower(number). A term of one or two characters is looked for in the numbers themselves."""
+    term = term.strip()
+    if dialect == "sqlite" and len(term) >= SHORTEST_ANYWHERE:
+        phrase = 'number : "' + term.replace('"', '""') + '"'
+        return Invoice.id.in_(select(_INDEX.c.rowid).where(column("invoice_search").op("MATCH")(phrase)))
+    return func.lower(Invoice.number).like(f"%{_escape_like(term.lower())}%", escape="\\")
+
+
 def _starts_with(term: str, dialect: str) -> ColumnElement[bool]:
     if dialect == "sqlite":  # SQLite's LIKE folds ASCII only: each way of writing the term's letters is tried
         spellings = {"".join(chars) for chars in product(*({c.lower(), c.upper()} for c in term))}
