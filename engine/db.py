@@ -149,13 +149,22 @@ _statistics_done_at: float | None = None
 
 
 def refresh_statistics(engine: Engine) -> bool:
-    """SQLite: ANALYZE now (after migrating, and from the worker); PostgreSQL: nothing to do. True when it ran.
-    Connections opened afterwards plan with the new statistics."""
+    """SQLite: ANALYZE the app's tables now (the worker does it once an hour, the CSV import after it); PostgreSQL:
+    nothing to do. True when it ran. Connections opened afterwards plan with the new statistics.
+
+    Full-text tables' shadow tables are left out: FTS5 queries them by key, and statistics taken while they were
+    small would make its planner scan them as they grow (inserting invoices slowed down sevenfold)."""
     if engine.dialect.name != "sqlite":
         return False
     with engine.connect() as conn:
+        tables = conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'table'").all()
+        virtual = [name for name, sql in tables if (sql or "").upper().startswith("CREATE VIRTUAL TABLE")]
+        names = [name for name, _sql in tables]
         conn.exec_driver_sql("PRAGMA analysis_limit=1000")
-        conn.exec_driver_sql("ANALYZE")
+        for name in names:
+            if name.startswith("sqlite_") or any(name == v or name.startswith(f"{v}_") for v in virtual):
+                continue
+            conn.exec_driver_sql(f'ANALYZE "{name}"')
         conn.commit()
     return True
 

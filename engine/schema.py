@@ -15,7 +15,7 @@ from alembic.config import Config
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from .db import make_engine, normalise_url, refresh_statistics
+from .db import normalise_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,13 +28,7 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str) -> None:
-    """The schema to the newest migration; on SQLite, statistics for its query planner afterwards."""
     command.upgrade(alembic_config(url), "head")
-    engine = make_engine(url)
-    try:
-        refresh_statistics(engine)
-    finally:
-        engine.dispose()
 
 
 @contextmanager

@@ -112,20 +112,18 @@ def test_a_writer_killed_while_it_holds_the_turn_leaves_no_lock_and_no_write(dat
 
 
 def test_sqlite_plans_with_statistics_refreshed_by_the_worker_once_an_hour(demo, session_factory):
-    """SQLite keeps no statistics of its own: migrating runs ANALYZE, and the worker's keep_statistics runs it
-    again once an hour (engine.db). With them the Financial Approval number filter reads the matching invoices,
-    not every waiting request of the clinic (`make bench`: 25 ms to 3 ms on 40,000 instances)."""
+    """SQLite keeps no statistics of its own: the worker's keep_statistics runs ANALYZE when it starts and then
+    once an hour (engine.db). With them the Financial Approval number filter reads the matching invoices, not
+    every waiting request of the clinic (`make bench`: 25 ms to 3 ms on 40,000 instances). The full-text index's
+    shadow tables are left out (statistics of a small index would make FTS5 scan it as it grows)."""
     for number in demo.invoice_numbers("NS")[:3]:
         demo.request("billing", number)
-    engine = session_factory.kw["bind"]
-    with engine.connect() as conn:
-        conn.exec_driver_sql("DELETE FROM sqlite_stat1")
-        conn.commit()
     clock = iter([1000.0, 1000.0 + 60, 1000.0 + db.STATISTICS_EVERY + 1])
     db._statistics_done_at = None
     assert db.keep_statistics(session_factory, clock=lambda: next(clock)) == 1
     assert db.keep_statistics(session_factory, clock=lambda: next(clock)) == 0  # a minute later: not again
     assert db.keep_statistics(session_factory, clock=lambda: next(clock)) == 1  # an hour later: again
-    with engine.connect() as conn:
+    with session_factory.kw["bind"].connect() as conn:
         analyzed = {row[0] for row in conn.exec_driver_sql("SELECT tbl FROM sqlite_stat1")}
     assert {"invoices", "cancellation_requests", "user_tasks"} <= analyzed
+    assert not {t for t in analyzed if t.startswith("invoice_search")}
