@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import shutil
 from datetime import UTC, datetime, timedelta
 
@@ -89,6 +90,9 @@ def test_request_approve_cancel_through_the_pages(web, demo, session_factory):
     assert 'type="radio" name="decision" value="approve"' in review
     assert 'type="radio" name="decision" value="reject"' in review
     assert approver.post(url, {"decision": "approve"}).status_code == 302
+    decided = approver.get(url)  # the decided request's Review page: what was decided, no form
+    assert decided.status_code == 200
+    assert "already decided" in html.unescape(decided.text) and 'name="decision"' not in decided.text
     assert number not in approver.get(APPROVAL_QUEUE).text
     assert number in approver.get(APPROVAL_QUEUE, query_string={"status": "approved"}).text
     assert "Approved" in row_of(billing.get("/billing/invoices").text, number)

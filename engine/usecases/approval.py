@@ -97,12 +97,14 @@ def review(session: Session, actor: Actor, request_id: int) -> Review:
     warnings = _decision_warnings(session, actor, request, instance, step, rows) if form else []
     reason = _reason_field(runtime_of(session), instance.version)
     r = request
-    awaiting = queries.awaiting_words(step.lane, r.status, r.approvals_needed, r.approvals_left, r.approval_path)
+    awaiting = (
+        queries.awaiting_words(step.lane, r.status, r.approvals_needed, r.approvals_left, r.approval_path)
+        if step is not None
+        else None
+    )
     history = [(e, e.details_dict) for e in queries.history(session, actor, request.invoice)]
-    return Review(
-        request, form, refusal, warnings, step, reason.option_name(request.reason) if reason else request.reason,
-        awaiting if step is not None else None, history,
-    )  # fmt: skip
+    reason_name = reason.option_name(request.reason) if reason else request.reason
+    return Review(request, form, refusal, warnings, step, reason_name, awaiting, history)
 
 
 MAX_PREVIEWS = 6  # combinations of the form's choices tried (Approve, Reject: 2)
