@@ -8,9 +8,10 @@ import html
 import re
 
 from helpers import latest_request_id, task_url
+from sqlalchemy import select
 
 from engine.db import unit_of_work
-from engine.models import CancellationRequest
+from engine.models import CancellationRequest, Invoice
 from engine.usecases import instance_admin
 
 QUEUE = "/billing/financial-approval/"
@@ -51,6 +52,22 @@ def test_the_number_filter_finds_a_part_of_the_number_in_any_case_and_takes_any_
         page = approver.get(QUEUE, query_string={"number": odd})
         assert page.status_code == 200, odd
         assert _rows(page.text) == [], odd
+
+
+def test_the_number_filter_finds_the_same_on_the_waiting_list_and_on_all_also_beyond_ascii(web, demo, session_factory):
+    """Requested looks in the waiting requests' numbers, All in the search index (issue 16): both find a part
+    of the number in any case, letters beyond ASCII included."""
+    accented = "NS-ÉTÉ-0042"
+    with unit_of_work(session_factory) as s:
+        invoice = s.scalar(select(Invoice).where(Invoice.number == demo.invoice_numbers("NS")[0]))
+        invoice.number = accented
+    demo.request("billing", accented)
+    approver = web("approver")
+    for status in ("requested", "all"):
+        for term in ("été-00", "ÉTÉ", "ns-été-0042", "s-é", "ns-", "-0042"):
+            page = approver.get(QUEUE, query_string={"status": status, "number": term})
+            assert _rows(html.unescape(page.text)) == [accented], (status, term)
+        assert _rows(approver.get(QUEUE, query_string={"status": status, "number": "ete-00"}).text) == []
 
 
 def test_status_filter_has_all_withdrawn_and_terminated_and_decided_lists_say_who(web, demo, session_factory):

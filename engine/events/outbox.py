@@ -18,13 +18,11 @@ from datetime import datetime, timedelta
 
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
-from sqlalchemy import bindparam
 from sqlalchemy import event as sa_event
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from engine.models import CancellationRequest, Event, EventFeed, Invoice, User, WebhookDelivery
+from engine.models import CancellationRequest, Event, Invoice, User, WebhookDelivery
 from engine.vocabulary import EventType
 
 CONTENT_TYPE = "application/cloudevents+json"
@@ -125,32 +123,19 @@ def cloudevent_json(event_id: str, clinic_id: int, type_: EventType, subject: st
     return _FORMAT.write(CloudEvent(attributes, data)).decode()
 
 
-_UPSERTS: dict = {}
-
-
-def _feed_upsert(dialect: str):
-    """INSERT .. ON CONFLICT DO UPDATE .. RETURNING of a clinic's feed row, built once per dialect (building it
-    costs more than running it) and run as Core on the table (the ORM's bulk insert adds nothing here)."""
-    if dialect not in _UPSERTS:
-        feeds = EventFeed.__table__
-        insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(feeds)
-        _UPSERTS[dialect] = (
-            insert.values(clinic_id=bindparam("clinic_id"), last_position=bindparam("count"))
-            .on_conflict_do_update(
-                index_elements=[feeds.c.clinic_id],
-                set_={"last_position": feeds.c.last_position + insert.excluded.last_position},
-            )
-            .returning(feeds.c.last_position)
-        )
-    return _UPSERTS[dialect]
+# Reserve positions of a clinic's feed in one statement: the clinic's first event creates its row, later ones
+# move it on. Plain SQL that SQLite (3.35+) and PostgreSQL both speak: SQLAlchemy compiles a dialect's
+# INSERT .. ON CONFLICT anew on every run (it has no cache key), which cost more than running it.
+_NEXT_POSITIONS = text(
+    "INSERT INTO event_feeds (clinic_id, last_position) VALUES (:clinic_id, :count) "
+    "ON CONFLICT (clinic_id) DO UPDATE SET last_position = event_feeds.last_position + excluded.last_position "
+    "RETURNING last_position"
+)
 
 
 def _next_positions(session: Session, clinic_id: int, count: int) -> int:
-    """Reserve `count` positions of the clinic's feed; returns the first. Locks the clinic's feed row.
-
-    One statement: the clinic's first event creates its row, later ones move it on (an upsert)."""
-    upsert = _feed_upsert(session.get_bind().dialect.name)
-    last = session.connection().execute(upsert, {"clinic_id": clinic_id, "count": count}).scalar_one()
+    """Reserve `count` positions of the clinic's feed; returns the first. Locks the clinic's feed row."""
+    last = session.connection().execute(_NEXT_POSITIONS, {"clinic_id": clinic_id, "count": count}).scalar_one()
     return last - count + 1
 
 
