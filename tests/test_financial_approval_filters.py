@@ -55,8 +55,8 @@ def test_the_number_filter_finds_a_part_of_the_number_in_any_case_and_takes_any_
 
 
 def test_the_number_filter_finds_the_same_on_the_waiting_list_and_on_all_also_beyond_ascii(web, demo, session_factory):
-    """Requested looks in the waiting requests' numbers, All in the search index (issue 16): both find a part
-    of the number in any case, letters beyond ASCII included."""
+    """The Invoice No. filter on Requested and on All finds a part of the number in any case, letters beyond
+    ASCII included (issue 16: both read the search index)."""
     accented = "NS-ÉTÉ-0042"
     with unit_of_work(session_factory) as s:
         invoice = s.scalar(select(Invoice).where(Invoice.number == demo.invoice_numbers("NS")[0]))

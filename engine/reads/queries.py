@@ -239,9 +239,8 @@ def approval_queue(
     if date_to:
         query = query.where(CancellationRequest.requested_at < day_bounds_utc(date_to, actor.timezone)[1])
     if number.strip():
-        waiting = status == RequestStatus.REQUESTED
         query = query.join(Invoice, Invoice.id == CancellationRequest.invoice_id).where(
-            number_matches(number, session.get_bind().dialect.name, waiting_only=waiting)
+            number_matches(number, session.get_bind().dialect.name)
         )
     counted, total = query, None
     if status == RequestStatus.REQUESTED:
@@ -250,7 +249,7 @@ def approval_queue(
         counted = functools.partial(_decidable_by, query, actor)  # built only if the page must be counted
         if not (date_from or date_to or number.strip()):
             total = decidable_steps(actor)
-        query = query.where(_decidable_exists(actor, by_invoice=bool(number.strip())))
+        query = query.where(_decidable_exists(actor))
     # The page's ids first, then its 20 requests with their invoice and people: the planner cannot misjudge
     # the filters into joining every waiting request before it sorts (PostgreSQL's first, custom plans did).
     order = (CancellationRequest.requested_at, CancellationRequest.id)
@@ -301,16 +300,11 @@ _JOINED_STEP = aliased(UserTask, name="joined_step")
 _DECISION = aliased(UserTask, name="decision")
 
 
-def _decidable_exists(actor: Actor, by_invoice: bool = False):
-    """Requests the actor may decide now, as a condition checked request by request (for paging).
-
-    `by_invoice` (the query joins the request's invoice to filter by its number): the step is matched to the
-    invoice as well, so that SQLite checks the cheap number first and looks for the step only for the requests
-    whose number matched (it checks a condition as soon as the tables it names are read)."""
+def _decidable_exists(actor: Actor):
+    """Requests the actor may decide now, as a condition checked request by request (for paging)."""
     step = _WAITING_STEP
     waits = select(step.instance_id).where(
         step.instance_id == CancellationRequest.instance_id,
-        *([step.invoice_id == Invoice.id] if by_invoice else []),
         *_my_open_step(actor, step),
         _not_done_by(actor, step),
     )

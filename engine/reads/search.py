@@ -36,21 +36,14 @@ def invoice_matches(term: str, dialect: str) -> ColumnElement[bool]:
     return or_(*(func.lower(field).like(like, escape="\\") for field in _FIELDS))
 
 
-def number_matches(term: str, dialect: str, waiting_only: bool = False) -> ColumnElement[bool]:
+def number_matches(term: str, dialect: str) -> ColumnElement[bool]:
     """An invoice whose number contains `term`, ignoring case (Financial Approval's Invoice No. filter), from the
     same index where it can: SQLite's FTS5 table, its number column alone; PostgreSQL's GIN index covers
-    lower(number). A term of one or two characters is looked for in the numbers themselves.
-
-    `waiting_only`: the requests filtered are the waiting ones, a few per clinic whatever its history, while the
-    index's cost grows with every invoice the clinic ever had (all its numbers share trigrams such as "NS-" and
-    "202"). On SQLite an ASCII term is then looked for in those requests' numbers (SQLite's LIKE ignores ASCII
-    case: the same invoices as the index finds); any other term still reads the index."""
+    lower(number). A term of one or two characters is looked for in the numbers themselves."""
     term = term.strip()
-    if dialect == "sqlite" and len(term) >= SHORTEST_ANYWHERE and not (waiting_only and term.isascii()):
+    if dialect == "sqlite" and len(term) >= SHORTEST_ANYWHERE:
         phrase = 'number : "' + term.replace('"', '""') + '"'
         return Invoice.id.in_(select(_INDEX.c.rowid).where(column("invoice_search").op("MATCH")(phrase)))
-    if dialect == "sqlite":
-        return Invoice.number.like(f"%{_escape_like(term)}%", escape="\\")
     return func.lower(Invoice.number).like(f"%{_escape_like(term.lower())}%", escape="\\")
 
 
