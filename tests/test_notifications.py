@@ -138,6 +138,32 @@ def test_the_bell_lists_and_marks_read(web, demo, session_factory):
     assert _bell(web("supervisor").get("/home").text) == 2  # the others' stay unread
 
 
+def test_the_bell_says_99_plus_beyond_99_and_marking_all_read_counts_every_one(web, demo, session_factory):
+    """The badge counts up to 99 and then says 99+ (issue 16: every page shows it); Mark all as read takes every
+    one."""
+    approver = demo.actor("approver")
+    with unit_of_work(session_factory) as s:
+        s.add_all(
+            Notification(
+                user_id=approver.user_id,
+                clinic_id=approver.clinic_id,
+                kind="waiting_for_you",
+                subject=f"Note {i}",
+                body="",
+                link="/home",
+                delivery="off",
+            )  # fmt: skip
+            for i in range(99)
+        )
+    client = web("approver")
+    assert _bell(client.get("/home").text) == 99
+    demo.request("billing", demo.invoice_numbers("NS")[0])  # the 100th
+    page = client.get("/notifications").text
+    assert re.search(r'id="bell-count">99\+<', page) and page.count('class="unread"') == 50  # the latest 50
+    done = client.post("/notifications/read", {}, follow_redirects=True)
+    assert "100 notifications marked as read." in done.text and _bell(done.text) == 0
+
+
 def test_escalation_termination_and_incidents_are_told(demo, session_factory, incident_probe):
     escalated, terminated = demo.invoice_numbers("NS")[7:9]
     with unit_of_work(session_factory) as s:  # these two on the approval process (Northside runs the probe)

@@ -38,4 +38,4 @@ def nav_counts() -> home_reads.NavCounts:
 def init_app(app: Flask) -> None:
     @app.context_processor
     def counts():
-        return {"approvals_waiting": lambda: nav_counts().approvals_waiting}
+        return {"approvals_waiting": lambda: nav_counts().approvals_waiting, "badge": home_reads.NavCounts.badge}

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, literal, select, union_all
+from sqlalchemy import Select, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from engine.accounts.permissions import Permission, may
@@ -53,17 +53,34 @@ class Home:
     my_requests: list[MyRequest]
 
 
+# A badge counts this many at most and then says "99+", as mail and chat apps do: counting every one of
+# thousands of waiting steps or unread notifications on every page would cost more than the page (the lists
+# themselves, Financial Approval and Notifications, count them all).
+BADGE_MOST = 99
+
+
 @dataclass(frozen=True)
 class NavCounts:
-    approvals_waiting: int  # requests the actor may decide now (the Financial Approval link)
-    notifications_unread: int  # the bell
+    approvals_waiting: int  # requests the actor may decide now (the Financial Approval link), up to BADGE_MOST + 1
+    notifications_unread: int  # the bell, up to BADGE_MOST + 1
+
+    @staticmethod
+    def badge(count: int) -> str:
+        """A count as its badge shows it: "7", "99+"."""
+        return f"{BADGE_MOST}+" if count > BADGE_MOST else str(count)
+
+
+def _up_to_badge(count: Select):
+    """The count of a `select(func.count()).where(...)`, stopping one past what a badge shows."""
+    rows = count.with_only_columns(literal(1)).limit(BADGE_MOST + 1).subquery()
+    return select(func.count()).select_from(rows).scalar_subquery()
 
 
 def nav_counts(session: Session, actor: Actor) -> NavCounts:
-    """The two counts every page shows, in one statement."""
+    """The two counts every page shows, in one statement, each up to what its badge shows."""
     unread = select(func.count()).where(Notification.user_id == actor.user_id, Notification.read_at.is_(None))
-    decidable = decidable_steps(actor).scalar_subquery() if may(actor, Permission.DECIDE) else literal(0)
-    approvals, notes = session.execute(select(decidable, unread.scalar_subquery())).one()
+    decidable = _up_to_badge(decidable_steps(actor)) if may(actor, Permission.DECIDE) else literal(0)
+    approvals, notes = session.execute(select(decidable, _up_to_badge(unread))).one()
     return NavCounts(approvals or 0, notes or 0)
 
 
