@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from engine.errors import DomainError
 from engine.models import CancellationRequest, Invoice, ProcessInstance, utcnow
@@ -33,7 +33,12 @@ def invoice_facts(invoice: Invoice) -> dict:
     }
 
 
-_REQUEST_OF = select(CancellationRequest).where(CancellationRequest.instance_id == bindparam("instance_id"))
+# The instance's request; its invoice is the action's, already in the session (not joined again).
+_REQUEST_OF = (
+    select(CancellationRequest)
+    .options(lazyload(CancellationRequest.invoice))
+    .where(CancellationRequest.instance_id == bindparam("instance_id"))
+)
 
 
 @dataclass

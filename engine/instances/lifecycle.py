@@ -15,13 +15,13 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.accounts.users import Actor
 from engine.errors import Conflict
-from engine.models import Invoice, ProcessInstance, ProcessVersion, Timer, UserTask
+from engine.models import CancellationRequest, Invoice, ProcessInstance, ProcessVersion, Timer, UserTask
 from engine.vocabulary import AuditAction, InstanceStatus, Outcome, TimerStatus
 from engine.workflow.catch_events import CatchEvent
 from engine.workflow.forms import FormDef
@@ -37,19 +37,40 @@ from .timers import sync_timers, waiting_timer_tasks
 # ---- the lock ------------------------------------------------------------------------------------------------
 
 
-def lock_invoice(session: Session, *conditions) -> Invoice | None:
-    """The invoice, locked for this unit of work: every change to its cancellation takes this lock first.
+# The lock's reads, built once (every action takes one): by id, by the clinic's number, or a request's invoice.
+# The row is read again under the lock even when the session already holds it (e.g. joined to a request).
+_LOCK = select(Invoice).with_for_update(of=Invoice).execution_options(populate_existing=True)
+_LOCK_BY_ID = _LOCK.where(Invoice.id == bindparam("invoice_id"))
+_LOCK_BY_NUMBER = _LOCK.where(Invoice.clinic_id == bindparam("clinic_id"), Invoice.number == bindparam("number"))
+_LOCK_OF_REQUEST = _LOCK.where(
+    Invoice.id
+    == select(CancellationRequest.invoice_id).where(CancellationRequest.id == bindparam("request_id")).scalar_subquery()
+)
+
+
+def lock_invoice(
+    session: Session,
+    *,
+    invoice_id: int | None = None,
+    clinic_id: int | None = None,
+    number: str | None = None,
+    request_id: int | None = None,
+) -> Invoice | None:
+    """The invoice, locked for this unit of work: every change to its cancellation takes this lock first. Named
+    by its id, by its clinic and number, or as the invoice of a request (None when there is none).
 
     PostgreSQL locks the row (FOR UPDATE); SQLite's BEGIN IMMEDIATE already holds the database's write lock.
-    The row is read again under the lock even when the session already holds it (e.g. joined to a request).
     """
-    query = select(Invoice).where(*conditions).with_for_update(of=Invoice)
-    return session.scalar(query.execution_options(populate_existing=True))
+    if invoice_id is not None:
+        return session.scalar(_LOCK_BY_ID, {"invoice_id": invoice_id})
+    if request_id is not None:
+        return session.scalar(_LOCK_OF_REQUEST, {"request_id": request_id})
+    return session.scalar(_LOCK_BY_NUMBER, {"clinic_id": clinic_id, "number": number})
 
 
 def lock_instance(session: Session, instance: ProcessInstance) -> Invoice:
     """Lock the instance's invoice, then read the instance again: it may have moved on meanwhile."""
-    invoice = lock_invoice(session, Invoice.id == instance.invoice_id)
+    invoice = lock_invoice(session, invoice_id=instance.invoice_id)
     session.refresh(instance)
     return invoice
 

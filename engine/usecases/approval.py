@@ -6,7 +6,7 @@ import itertools
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import Session, lazyload, load_only
 
 from engine.accounts.roles import ROLES, lane_roles
 from engine.accounts.users import Actor
@@ -21,6 +21,8 @@ from engine.workflow.parsing import screen_of
 from engine.workflow.runtime import runtime_of
 
 from .steps import Outcome, StepInput, check_role, check_separation_of_duties, continue_task
+
+_INVOICE_IN_SESSION = lazyload(CancellationRequest.invoice)  # found in the session, where the lock put it
 
 
 def get_request(session: Session, actor: Actor, request_id: int) -> CancellationRequest:
@@ -208,9 +210,9 @@ def decide(session: Session, actor: Actor, request_id: int, submitted: dict, ste
     decision meant for the first approval never lands on the second.
     """
     # The request's invoice is locked first, then the request read as it is under the lock (one read of each).
-    of_request = select(CancellationRequest.invoice_id).where(CancellationRequest.id == request_id)
-    invoice = lifecycle.lock_invoice(session, Invoice.id == of_request.scalar_subquery())
-    request = session.get(CancellationRequest, request_id, populate_existing=True)
+    invoice = lifecycle.lock_invoice(session, request_id=request_id)
+    # Its invoice is the one just locked (in the session): not joined again.
+    request = session.get(CancellationRequest, request_id, populate_existing=True, options=[_INVOICE_IN_SESSION])
     if invoice is None or request is None or request.clinic_id != actor.clinic_id:
         get_request(session, actor, request_id)  # not found in the actor's clinic: says so
     if request.status != RequestStatus.REQUESTED:
@@ -281,7 +283,7 @@ def withdraw(session: Session, actor: Actor, request_id: int, submitted: dict) -
     """The requester withdraws the request while it waits for a decision: the diagram's Withdraw Request event of
     the waiting step (refused with the reason when the step has none, or the actor is not the requester)."""
     request = get_request(session, actor, request_id)
-    invoice = lifecycle.lock_invoice(session, Invoice.id == request.invoice_id)
+    invoice = lifecycle.lock_invoice(session, invoice_id=request.invoice_id)
     session.refresh(request)
     if request.status != RequestStatus.REQUESTED:
         raise Conflict(f"This request is {RequestStatus(request.status).label}: only a request waiting for a "

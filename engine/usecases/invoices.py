@@ -123,7 +123,7 @@ def upsert_invoice(session: Session, actor: Actor, number: str, body: dict) -> U
     if not NUMBER.match(number or ""):
         raise Invalid({"number": "An invoice number is 1-40 letters, digits, dots, dashes, slashes or underscores."})
     data = check_invoice(actor, body)
-    invoice = lifecycle.lock_invoice(session, Invoice.clinic_id == actor.clinic_id, Invoice.number == number)
+    invoice = lifecycle.lock_invoice(session, clinic_id=actor.clinic_id, number=number)
     source = actor.full_name
     if invoice is None:
         invoice = Invoice(clinic_id=actor.clinic_id, number=number, status=InvoiceStatus.OPEN, **data.__dict__)

@@ -68,7 +68,7 @@ def complete_task(
 
 def locked_invoice(session: Session, actor: Actor, number: str) -> Invoice:
     """The invoice of the actor's clinic, locked for this action (NotFound for another clinic's)."""
-    invoice = lifecycle.lock_invoice(session, Invoice.clinic_id == actor.clinic_id, Invoice.number == number)
+    invoice = lifecycle.lock_invoice(session, clinic_id=actor.clinic_id, number=number)
     if invoice is None:
         raise not_found(actor, number)
     return invoice
