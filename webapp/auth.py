@@ -17,7 +17,7 @@ from engine.accounts.permissions import Permission, may
 from engine.accounts.users import Actor
 from engine.errors import TooManyAttempts
 
-from .plumbing import begin_submission_unit, uow
+from .plumbing import begin_read_unit, begin_submission_unit, uow
 
 _READS = ("GET", "HEAD", "OPTIONS")
 
@@ -37,9 +37,8 @@ class WebUser(UserMixin):
 def load_user(user_id: str) -> WebUser | None:
     """The user of the cookie's server-side session, if it is still live (logout and timeouts end it)."""
     session_id = flask_session.get("sid")
-    if request.method in _READS:
-        with uow(read_only=True) as session:
-            (_owner, write, _clinic), found = sessions.acting(session, session_id, user_id)
+    if request.method in _READS:  # the page's reads share one unit of work: this is the first
+        (_owner, write, _clinic), found = sessions.acting(begin_read_unit(), session_id, user_id)
         if write is not None:
             with uow() as session:
                 (sessions.touch if write == "touch" else sessions.end)(session, session_id)

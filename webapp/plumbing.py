@@ -96,9 +96,31 @@ def begin_submission_unit() -> Session:
     return g.get(_JOINED_UNIT)[1]
 
 
+_READ_UNIT = "read_unit"  # flask.g: a page's read-only unit of work, begun when its user was loaded
+
+
+def begin_read_unit() -> Session:
+    """A page's reads in one read-only unit of work, begun by the user loader: the person, what the view reads
+    and the counts every page shows read one snapshot with one BEGIN. Ended when the request ends, or at once if
+    a read in it fails (the reads after begin their own)."""
+    if _READ_UNIT not in g:
+        stack = ExitStack()
+        session = stack.enter_context(unit_of_work(current_app.extensions["session_factory"], read_only=True))
+        g.setdefault(_READ_UNIT, (stack, session))
+    return g.get(_READ_UNIT)[1]
+
+
 @contextmanager
 def uow(read_only: bool = False):
-    """One request's unit of work: everything it writes commits together or not at all."""
+    """One request's unit of work: everything it writes commits together or not at all. Reads join the page's
+    read unit when there is one."""
+    if read_only and _READ_UNIT in g:
+        try:
+            yield g.get(_READ_UNIT)[1]
+        except BaseException as exc:
+            _end_read_unit(exc)
+            raise
+        return
     joined = None if read_only else g.pop(_JOINED_UNIT, None)
     if joined is None:
         with unit_of_work(current_app.extensions["session_factory"], read_only=read_only) as session:
@@ -118,8 +140,18 @@ def session_factory():
     return current_app.extensions["session_factory"]
 
 
-def _end_submission_unit(error: BaseException | None) -> None:
-    joined = g.pop(_JOINED_UNIT, None)
+def _end_units(error: BaseException | None) -> None:
+    _end(_JOINED_UNIT, error)
+    _end_read_unit(error)
+
+
+def _end_read_unit(error: BaseException | None) -> None:
+    _end(_READ_UNIT, error)
+
+
+def _end(unit: str, error: BaseException | None) -> None:
+    """Commit the unit kept in flask.g under `unit`, or roll it back after an error."""
+    joined = g.pop(unit, None)
     if joined is not None:
         stack, _session = joined
         if error is None:
@@ -176,7 +208,7 @@ def money(value, currency: str = "") -> str:
 
 def init_app(app: Flask) -> None:
     csrf.init_app(app)
-    app.teardown_request(_end_submission_unit)
+    app.teardown_request(_end_units)
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["isotime"] = isotime
     app.jinja_env.filters["money"] = money
