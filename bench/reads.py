@@ -100,7 +100,7 @@ def cases(number_prefix: str) -> list[Case]:
         Case("queue_page", "Financial Approval page: queue + reason names", "approver", _queue_page, extra=True),
         Case(
             "home_count",
-            "Every page's counts: requests you may decide + unread notifications",
+            "Every page's counts (badges, up to 99+): requests you may decide + unread notifications",
             "approver",
             home.nav_counts,
             target_ms=HOME_TARGET_MS,

@@ -149,7 +149,7 @@ _statistics_done_at: float | None = None
 
 
 def refresh_statistics(engine: Engine) -> bool:
-    """SQLite: ANALYZE the app's tables now (the worker does it once an hour, the CSV import after it); PostgreSQL:
+    """SQLite: ANALYZE the app's tables now (the worker does it when it starts and once an hour); PostgreSQL:
     nothing to do. True when it ran. Connections opened afterwards plan with the new statistics.
 
     Full-text tables' shadow tables are left out: FTS5 queries them by key, and statistics taken while they were
