@@ -50,6 +50,16 @@ def test_each_role_sees_what_waits_for_it(web, demo):
     assert _waiting(approver.get("/home").text)["Requests waiting for your decision"] == 2
 
 
+def test_a_page_whose_read_is_refused_still_shows_the_counts(web, demo):
+    """A page's reads share one unit of work (issue 16); a read that fails ends it, and the error page reads the
+    badges in a unit of its own."""
+    demo.request("billing", demo.invoice_numbers("NS")[0])
+    approver = web("approver")
+    missing = approver.get("/billing/financial-approval/requests/999999")
+    assert missing.status_code == 404 and _nav_count(missing.text) == 1
+    assert _nav_count(approver.get("/home").text) == 1  # and the next page reads as before
+
+
 def test_staff_land_on_home_and_others_where_they_work(web, demo):
     assert web("billing").client.get("/").headers["Location"].endswith("/home")
     assert web("analyst").client.get("/").headers["Location"].endswith("/admin/processes/")
