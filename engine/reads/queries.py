@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, func, literal, literal_column, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, literal, literal_column, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from engine import days
@@ -17,7 +17,7 @@ from engine.accounts.permissions import Permission, require
 from engine.accounts.roles import who_words
 from engine.accounts.users import Actor
 from engine.errors import Invalid, NotFound
-from engine.models import AuditEvent, CancellationRequest, Invoice, UserTask
+from engine.models import AuditEvent, CancellationRequest, Invoice, ProcessInstance, ProcessVersion, UserTask
 from engine.models.processes import approvals_words
 from engine.vocabulary import InvoiceStatus, RequestStatus, Screen, UserTaskState
 
@@ -211,6 +211,7 @@ class ApprovalRow:
     request: CancellationRequest
     review_task_id: int | None  # the ready Financial Approval task, if any
     awaiting: str | None = None  # the lane of that task, e.g. "Clinic administrator"
+    version: ProcessVersion | None = None  # the version its instance runs (its forms name the reasons)
 
 
 def approval_queue(
@@ -255,23 +256,11 @@ def approval_queue(
     order = (CancellationRequest.requested_at, CancellationRequest.id)
     page_ids = query.with_only_columns(CancellationRequest.id).order_by(*order)
     result = paginate(session, page_ids, page, per_page, counted, total)
-    items: dict[int, ApprovalRow] = {}  # the page's requests, each with the decision it waits on (one statement)
+    items: dict[int, ApprovalRow] = {}
     if result.items:
-        waiting = _DECISION
-        on_page = (
-            select(CancellationRequest, waiting.id, waiting.lane)
-            .outerjoin(
-                waiting,
-                (waiting.instance_id == CancellationRequest.instance_id)
-                & (waiting.state == UserTaskState.READY)
-                & (waiting.screen == Screen.FINANCIAL_APPROVAL),
-            )
-            .where(CancellationRequest.id.in_(result.items))
-            .order_by(*order)
-        )
-        for request, task_id, lane in session.execute(on_page):
+        for request, task_id, lane, version in session.execute(_ON_PAGE, {"ids": result.items}):
             if request.id not in items or task_id is not None:
-                items[request.id] = ApprovalRow(request, task_id, lane)
+                items[request.id] = ApprovalRow(request, task_id, lane, version)
     return Page(list(items.values()), result.total, result.page, result.per_page)
 
 
@@ -298,6 +287,22 @@ def _not_done_by(actor: Actor, step) -> ColumnElement[bool]:
 _WAITING_STEP = aliased(UserTask, name="waiting_step")
 _JOINED_STEP = aliased(UserTask, name="joined_step")
 _DECISION = aliased(UserTask, name="decision")
+
+# The page's requests, each with the decision it waits on and the version its instance runs (one statement,
+# built once).
+_ON_PAGE = (
+    select(CancellationRequest, _DECISION.id, _DECISION.lane, ProcessVersion)
+    .join(ProcessInstance, ProcessInstance.id == CancellationRequest.instance_id)
+    .join(ProcessVersion, ProcessVersion.id == ProcessInstance.process_version_id)
+    .outerjoin(
+        _DECISION,
+        (_DECISION.instance_id == CancellationRequest.instance_id)
+        & (_DECISION.state == UserTaskState.READY)
+        & (_DECISION.screen == Screen.FINANCIAL_APPROVAL),
+    )
+    .where(CancellationRequest.id.in_(bindparam("ids", expanding=True)))
+    .order_by(CancellationRequest.requested_at, CancellationRequest.id)
+)
 
 
 def _decidable_exists(actor: Actor):

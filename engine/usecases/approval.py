@@ -238,24 +238,28 @@ def _step_taken_message(session: Session, step_id: int, now_waiting: UserTask) -
     return f"{step} was just decided{by}; the request now waits for {now_waiting.name}. Reload and review again."
 
 
-def reason_names(session: Session, requests: list[CancellationRequest]) -> dict[int, str]:
-    """The Reason of each request as its diagram's form names it (e.g. `duplicate` -> Duplicate invoice)."""
+def reason_names(
+    session: Session, requests: list[CancellationRequest], versions: dict[int, ProcessVersion] | None = None
+) -> dict[int, str]:
+    """The Reason of each request as its diagram's form names it (e.g. `duplicate` -> Duplicate invoice).
+    `versions`: the version each request's instance runs (request id -> version), when the caller read them."""
     if not requests:
         return {}
     runtime = runtime_of(session)
-    version_of, versions = {}, {}
-    query = (
-        select(ProcessInstance.id, ProcessVersion)
-        .join(ProcessVersion, ProcessVersion.id == ProcessInstance.process_version_id)
-        .options(load_only(ProcessVersion.id, ProcessVersion.process_id, ProcessVersion.content_hash))
-        .where(ProcessInstance.id.in_({r.instance_id for r in requests}))
-    )
-    for instance_id, version in session.execute(query):
-        version_of[instance_id], versions[version.id] = version.id, version
-    fields = {version_id: _reason_field(runtime, version) for version_id, version in versions.items()}
+    if versions is None:
+        query = (
+            select(CancellationRequest.id, ProcessVersion)
+            .join(ProcessInstance, ProcessInstance.id == CancellationRequest.instance_id)
+            .join(ProcessVersion, ProcessVersion.id == ProcessInstance.process_version_id)
+            .options(load_only(ProcessVersion.id, ProcessVersion.process_id, ProcessVersion.content_hash))
+            .where(CancellationRequest.id.in_({r.id for r in requests}))
+        )
+        versions = dict(session.execute(query).tuples().all())
+    fields = {v.id: _reason_field(runtime, v) for v in versions.values() if v is not None}
     names = {}
     for request in requests:
-        field = fields.get(version_of.get(request.instance_id))
+        version = versions.get(request.id)
+        field = fields.get(version.id) if version is not None else None
         names[request.id] = field.option_name(request.reason) if field else request.reason
     return names
 

@@ -55,7 +55,8 @@ def queue_view(session: Session, actor: Actor, args: Mapping[str, str], page: in
             else:
                 days = {}
     requests = [row.request for row in found.items]
-    view = QueueView(found, filters, errors, reason_names(session, requests))
+    versions = {row.request.id: row.version for row in found.items}
+    view = QueueView(found, filters, errors, reason_names(session, requests, versions))
     if filters["status"] != RequestStatus.REQUESTED:
         view.decided = decisions.decisions_of(session, requests)
     if not found.items and filters["number"] and filters["status"] in (RequestStatus.REQUESTED, queries.ALL):
