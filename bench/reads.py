@@ -59,7 +59,8 @@ def _total(value) -> str:
 def _queue_page(session: Session, actor: Actor):
     """What the Financial Approval page reads: the queue, then each row's reason name (webapp/approvals.py)."""
     page = queries.approval_queue(session, actor)
-    approval.reason_names(session, [row.request for row in page.items])
+    versions = {row.request.id: row.version for row in page.items}
+    approval.reason_names(session, [row.request for row in page.items], versions)
     return page
 
 

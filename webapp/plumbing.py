@@ -272,4 +272,5 @@ def csv_download(filename: str, export, *args) -> Response:
             yield from export(session, *args)
 
     headers = {"Content-Disposition": f"attachment; filename={filename}"}
+    _end_read_unit(None)  # the page's reads (the person) are done: its unit does not last the download
     return Response(stream_with_context(rows()), mimetype="text/csv", headers=headers)
