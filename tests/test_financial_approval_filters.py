@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import date
 
 from helpers import latest_request_id, task_url
 from sqlalchemy import select
 
 from engine.db import unit_of_work
 from engine.models import CancellationRequest, Invoice
+from engine.reads.queries import approval_queue
 from engine.usecases import instance_admin
 
 QUEUE = "/billing/financial-approval/"
@@ -68,6 +70,34 @@ def test_the_number_filter_finds_the_same_on_the_waiting_list_and_on_all_also_be
             page = approver.get(QUEUE, query_string={"status": status, "number": term})
             assert _rows(html.unescape(page.text)) == [accented], (status, term)
         assert _rows(approver.get(QUEUE, query_string={"status": status, "number": "ete-00"}).text) == []
+
+
+def test_pages_of_the_list_count_every_request_with_each_filter(demo, session_factory):
+    """The list's statements are built once per shape of filters, their values bound (issue 16): each way a page
+    is counted (the clinic's ready steps; the filtered waiting requests; a decided list) counts the same."""
+    numbers = demo.invoice_numbers("NS")[:3]
+    for number in numbers:
+        demo.request("billing", number)
+    demo.decide("approver", numbers[2])
+    approver = demo.actor("approver")
+    today = date.today()
+    with unit_of_work(session_factory, read_only=True) as s:
+        for filters, expected in (
+            ({}, numbers[:2]),  # waiting for a decision: counted from the ready steps
+            ({"number": "ns-"}, numbers[:2]),  # waiting, filtered: counted from the filtered requests
+            ({"date_from": today, "date_to": today}, numbers[:2]),
+            ({"status": "all", "number": "NS-"}, numbers),  # every request
+            ({"status": "approved"}, numbers[2:]),
+        ):
+            pages = [approval_queue(s, approver, per_page=1, page=p, **filters) for p in (1, 2, 3)]
+            assert pages[0].total == len(expected), filters
+            assert [p.items[0].request.invoice.number for p in pages[: len(expected)]] == expected, filters
+    own = demo.invoice_numbers("NS")[3]
+    demo.request("supervisor", own)
+    with unit_of_work(session_factory, read_only=True) as s:
+        assert approval_queue(s, approver, number="ns-").total == 3
+        assert approval_queue(s, demo.actor("supervisor"), number="ns-").total == 2  # never one's own request
+        assert approval_queue(s, approver, number="ns-").total == 3  # the shape kept no one's values
 
 
 def test_status_filter_has_all_withdrawn_and_terminated_and_decided_lists_say_who(web, demo, session_factory):

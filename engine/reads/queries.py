@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Generic, TypeVar
@@ -21,7 +20,7 @@ from engine.models import AuditEvent, CancellationRequest, Invoice, ProcessInsta
 from engine.models.processes import approvals_words
 from engine.vocabulary import InvoiceStatus, RequestStatus, Screen, UserTaskState
 
-from .search import invoice_matches, number_matches
+from .search import invoice_matches, number_condition, number_filter
 
 # Financial Approval's Approval Status filter; Approved also lists requests whose invoice was then cancelled.
 # Financial Approval's status filter: each request status, and all of them (Approved lists completed ones too).
@@ -60,27 +59,28 @@ def paginate(
     query: Select,
     page: int,
     per_page: int,
-    counted: Select | Callable[[], Select] | None = None,
+    counted: Select | None = None,
     total: Select | None = None,
+    params: dict | None = None,
 ) -> Page:
     """A page of the query's rows; `counted` is an equivalent query that is cheaper to count, if any; `total` a
-    statement that counts them (cheaper still). A first page that is not full is all there is: not counted."""
+    statement that counts them (cheaper still); `params` the values the statements bind. A first page that is
+    not full is all there is: not counted."""
     per_page = min(max(per_page, 1), MAX_PER_PAGE)
     first = None
     if page <= 1:
-        first = list(session.scalars(query.limit(per_page)).unique())
+        first = list(session.scalars(query.limit(per_page), params).unique())
         if len(first) < per_page:
             return Page(first, len(first), 1, per_page)
     if total is None:
-        counted = counted() if callable(counted) else counted
         counted = (counted if counted is not None else query).order_by(None)
         total = select(func.count()).select_from(counted.with_only_columns(literal(1)).subquery())
-    total = session.scalar(total) or 0
+    total = session.scalar(total, params) or 0
     last = max(1, -(-total // per_page))
     page = min(max(page, 1), last)
     if page == 1 and first is not None:
         return Page(first, total, page, per_page)
-    items = list(session.scalars(query.limit(per_page).offset((page - 1) * per_page)).unique())
+    items = list(session.scalars(query.limit(per_page).offset((page - 1) * per_page), params).unique())
     return Page(items, total, page, per_page)
 
 
@@ -232,30 +232,20 @@ def approval_queue(
     if date_from and date_to and date_from > date_to:
         raise Invalid({"to": "To must be on or after From."})
     statuses = (RequestStatus.APPROVED, RequestStatus.COMPLETED) if status == RequestStatus.APPROVED else (status,)
-    query = select(CancellationRequest).where(CancellationRequest.clinic_id == actor.clinic_id)
-    if status != ALL:
-        query = query.where(CancellationRequest.status.in_(statuses))
+    params = {"clinic_id": actor.clinic_id, "statuses": list(statuses), "not_done_by": f"%,{actor.user_id},%"}
     if date_from:
-        query = query.where(CancellationRequest.requested_at >= day_bounds_utc(date_from, actor.timezone)[0])
+        params["date_from"] = day_bounds_utc(date_from, actor.timezone)[0]
     if date_to:
-        query = query.where(CancellationRequest.requested_at < day_bounds_utc(date_to, actor.timezone)[1])
+        params["date_to"] = day_bounds_utc(date_to, actor.timezone)[1]
+    number_kind = None
     if number.strip():
-        query = query.join(Invoice, Invoice.id == CancellationRequest.invoice_id).where(
-            number_matches(number, session.get_bind().dialect.name)
-        )
-    counted, total = query, None
-    if status == RequestStatus.REQUESTED:
-        # Counted from the clinic's ready steps (an index; without filters, the index alone); the page walks the
-        # requests in date order and stops once it has enough.
-        counted = functools.partial(_decidable_by, query, actor)  # built only if the page must be counted
-        if not (date_from or date_to or number.strip()):
-            total = decidable_steps(actor)
-        query = query.where(_decidable_exists(actor))
-    # The page's ids first, then its 20 requests with their invoice and people: the planner cannot misjudge
-    # the filters into joining every waiting request before it sorts (PostgreSQL's first, custom plans did).
-    order = (CancellationRequest.requested_at, CancellationRequest.id)
-    page_ids = query.with_only_columns(CancellationRequest.id).order_by(*order)
-    result = paginate(session, page_ids, page, per_page, counted, total)
+        number_kind, params["number"] = number_filter(number, session.get_bind().dialect.name)
+    roles = tuple(sorted(actor.roles))
+    page_ids, counted = _queue_statements(status, bool(date_from), bool(date_to), number_kind, roles)
+    total = None
+    if status == RequestStatus.REQUESTED and not (date_from or date_to or number_kind):
+        total = decidable_steps(actor)  # without filters, counted from the index of the clinic's ready steps
+    result = paginate(session, page_ids, page, per_page, counted, total, params)
     items: dict[int, ApprovalRow] = {}
     if result.items:
         for request, task_id, lane, version in session.execute(_ON_PAGE, {"ids": result.items}):
@@ -265,15 +255,24 @@ def approval_queue(
 
 
 def for_my_roles(actor: Actor, step) -> ColumnElement[bool]:
-    """`step` (user_tasks or an alias) is for one of the actor's roles. The expression is written as PostgreSQL's
-    statistics on it are (migration 0021), so its planner can tell how many steps match."""
-    roles = literal_column("','") + step.roles + literal_column("','")
-    return or_(*(roles.like(f"%,{role},%") for role in sorted(actor.roles)))
+    """`step` (user_tasks or an alias) is for one of the actor's roles."""
+    return _for_roles(tuple(sorted(actor.roles)), step)
+
+
+def _for_roles(roles: tuple[str, ...], step) -> ColumnElement[bool]:
+    """`step` is for one of `roles`. The expression is written as PostgreSQL's statistics on it are (migration
+    0021), so its planner can tell how many steps match; the roles are literals for the same reason."""
+    listed = literal_column("','") + step.roles + literal_column("','")
+    return or_(*(listed.like(f"%,{role},%") for role in roles))
 
 
 def _my_open_step(actor: Actor, step) -> list:
     """`step` (a user_tasks alias) is a ready Financial Approval step of one of the actor's roles."""
-    return [step.state == UserTaskState.READY, step.screen == Screen.FINANCIAL_APPROVAL, for_my_roles(actor, step)]
+    return _open_step(tuple(sorted(actor.roles)), step)
+
+
+def _open_step(roles: tuple[str, ...], step) -> list:
+    return [step.state == UserTaskState.READY, step.screen == Screen.FINANCIAL_APPROVAL, _for_roles(roles, step)]
 
 
 def _not_done_by(actor: Actor, step) -> ColumnElement[bool]:
@@ -305,23 +304,45 @@ _ON_PAGE = (
 )
 
 
-def _decidable_exists(actor: Actor):
-    """Requests the actor may decide now, as a condition checked request by request (for paging)."""
-    step = _WAITING_STEP
-    waits = select(step.instance_id).where(
-        step.instance_id == CancellationRequest.instance_id,
-        *_my_open_step(actor, step),
-        _not_done_by(actor, step),
-    )
-    return waits.exists()
+@functools.lru_cache(maxsize=256)
+def _queue_statements(
+    status: str, dated_from: bool, dated_to: bool, number_kind: str | None, roles: tuple[str, ...]
+) -> tuple[Select, Select]:
+    """Financial Approval's statements for one shape of filters, built once (building and keying them cost more
+    than running them), their values bound: clinic_id, statuses, date_from, date_to, number, not_done_by.
+
+    Returns the page's ids in date order and the same requests as counted. Waiting requests are counted from the
+    clinic's ready steps (an index); the page walks the requests in date order and stops once it has enough.
+    The ids come first, then the page's requests with their invoice and people: the planner cannot misjudge the
+    filters into joining every waiting request before it sorts (PostgreSQL's first, custom plans did)."""
+    query = select(CancellationRequest).where(CancellationRequest.clinic_id == bindparam("clinic_id"))
+    if status != ALL:
+        query = query.where(CancellationRequest.status.in_(bindparam("statuses", expanding=True)))
+    if dated_from:
+        query = query.where(CancellationRequest.requested_at >= bindparam("date_from"))
+    if dated_to:
+        query = query.where(CancellationRequest.requested_at < bindparam("date_to"))
+    if number_kind:
+        query = query.join(Invoice, Invoice.id == CancellationRequest.invoice_id).where(number_condition(number_kind))
+    counted = query
+    if status == RequestStatus.REQUESTED:
+        waiting, joined = _WAITING_STEP, _JOINED_STEP
+        counted = query.join(joined, joined.instance_id == CancellationRequest.instance_id).where(
+            joined.clinic_id == bindparam("clinic_id"), *_open_step(roles, joined), _not_done_by_bound(joined)
+        )
+        waits = select(waiting.instance_id).where(
+            waiting.instance_id == CancellationRequest.instance_id,
+            *_open_step(roles, waiting),
+            _not_done_by_bound(waiting),
+        )
+        query = query.where(waits.exists())
+    order = (CancellationRequest.requested_at, CancellationRequest.id)
+    return query.with_only_columns(CancellationRequest.id).order_by(*order), counted
 
 
-def _decidable_by(query: Select, actor: Actor) -> Select:
-    """The same requests, read from the clinic's few ready steps (an index), not from every request."""
-    step = _JOINED_STEP
-    return query.join(step, step.instance_id == CancellationRequest.instance_id).where(
-        step.clinic_id == actor.clinic_id, *_my_open_step(actor, step), _not_done_by(actor, step)
-    )
+def _not_done_by_bound(step) -> ColumnElement[bool]:
+    """_not_done_by with the actor's pattern bound as :not_done_by."""
+    return ~step.done_by.like(bindparam("not_done_by"))
 
 
 def decidable_steps(actor: Actor) -> Select:

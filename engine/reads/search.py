@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from itertools import product
 
-from sqlalchemy import ColumnElement, column, func, or_, select, table
+from sqlalchemy import ColumnElement, bindparam, column, func, or_, select, table
 
 from engine.models import Invoice
 
@@ -36,15 +36,22 @@ def invoice_matches(term: str, dialect: str) -> ColumnElement[bool]:
     return or_(*(func.lower(field).like(like, escape="\\") for field in _FIELDS))
 
 
-def number_matches(term: str, dialect: str) -> ColumnElement[bool]:
-    """An invoice whose number contains `term`, ignoring case (Financial Approval's Invoice No. filter), from the
-    same index where it can: SQLite's FTS5 table, its number column alone; PostgreSQL's GIN index covers
-    lower(number). A term of one or two characters is looked for in the numbers themselves."""
+def number_filter(term: str, dialect: str) -> tuple[str, str]:
+    """Financial Approval's Invoice No. filter: an invoice whose number contains `term`, ignoring case. Returns how
+    it reads and the value it binds (`number_condition`): "index", SQLite's FTS5 table with its number column
+    alone (a phrase), or "like", lower(number) LIKE a pattern (PostgreSQL's GIN index covers lower(number)). A
+    term of one or two characters is looked for in the numbers themselves."""
     term = term.strip()
     if dialect == "sqlite" and len(term) >= SHORTEST_ANYWHERE:
-        phrase = 'number : "' + term.replace('"', '""') + '"'
-        return Invoice.id.in_(select(_INDEX.c.rowid).where(column("invoice_search").op("MATCH")(phrase)))
-    return func.lower(Invoice.number).like(f"%{_escape_like(term.lower())}%", escape="\\")
+        return "index", 'number : "' + term.replace('"', '""') + '"'
+    return "like", f"%{_escape_like(term.lower())}%"
+
+
+def number_condition(how: str) -> ColumnElement[bool]:
+    """The condition of `number_filter`, its value bound as :number (so the statement is built once)."""
+    if how == "index":
+        return Invoice.id.in_(select(_INDEX.c.rowid).where(column("invoice_search").op("MATCH")(bindparam("number"))))
+    return func.lower(Invoice.number).like(bindparam("number"), escape="\\")
 
 
 def _starts_with(term: str, dialect: str) -> ColumnElement[bool]:
