@@ -328,21 +328,18 @@ def _queue_statements(
     if status == RequestStatus.REQUESTED:
         waiting, joined = _WAITING_STEP, _JOINED_STEP
         counted = query.join(joined, joined.instance_id == CancellationRequest.instance_id).where(
-            joined.clinic_id == bindparam("clinic_id"), *_open_step(roles, joined), _not_done_by_bound(joined)
+            joined.clinic_id == bindparam("clinic_id"),
+            *_open_step(roles, joined),
+            ~joined.done_by.like(bindparam("not_done_by")),
         )
         waits = select(waiting.instance_id).where(
             waiting.instance_id == CancellationRequest.instance_id,
             *_open_step(roles, waiting),
-            _not_done_by_bound(waiting),
+            ~waiting.done_by.like(bindparam("not_done_by")),
         )
         query = query.where(waits.exists())
     order = (CancellationRequest.requested_at, CancellationRequest.id)
     return query.with_only_columns(CancellationRequest.id).order_by(*order), counted
-
-
-def _not_done_by_bound(step) -> ColumnElement[bool]:
-    """_not_done_by with the actor's pattern bound as :not_done_by."""
-    return ~step.done_by.like(bindparam("not_done_by"))
 
 
 def decidable_steps(actor: Actor) -> Select:
