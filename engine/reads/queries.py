@@ -261,7 +261,7 @@ def for_my_roles(actor: Actor, step) -> ColumnElement[bool]:
 
 def _for_roles(roles: tuple[str, ...], step) -> ColumnElement[bool]:
     """`step` is for one of `roles`. The expression is written as PostgreSQL's statistics on it are (migration
-    0021), so its planner can tell how many steps match; the roles are literals for the same reason."""
+    0021), so its planner can tell how many steps match."""
     listed = literal_column("','") + step.roles + literal_column("','")
     return or_(*(listed.like(f"%,{role},%") for role in roles))
 
