@@ -9,10 +9,11 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Select, func, literal, select, union_all
+from sqlalchemy import Select, bindparam, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from engine.accounts.permissions import Permission, may
@@ -21,8 +22,8 @@ from engine.accounts.users import Actor
 from engine.models import CancellationRequest, Invoice, NoOneMayDecide, Notification, ProcessInstance, UserTask
 from engine.vocabulary import InstanceStatus, RequestKind, RequestStatus, Screen, UserTaskState
 
+from .deciding import decidable_steps, decidable_steps_bound, done_by_pattern, for_my_roles
 from .offers import CANCEL_STEP
-from .queries import decidable_steps, for_my_roles
 
 MY_REQUESTS = 10
 
@@ -78,10 +79,19 @@ def _up_to_badge(count: Select):
 
 def nav_counts(session: Session, actor: Actor) -> NavCounts:
     """The two counts every page shows, in one statement, each up to what its badge shows."""
-    unread = select(func.count()).where(Notification.user_id == actor.user_id, Notification.read_at.is_(None))
-    decidable = _up_to_badge(decidable_steps(actor)) if may(actor, Permission.DECIDE) else literal(0)
-    approvals, notes = session.execute(select(decidable, _up_to_badge(unread))).one()
+    roles = tuple(sorted(actor.roles)) if may(actor, Permission.DECIDE) else None
+    params = {"user_id": actor.user_id, "clinic_id": actor.clinic_id, "not_done_by": done_by_pattern(actor)}
+    approvals, notes = session.execute(_nav_counts(roles), params).one()
     return NavCounts(approvals or 0, notes or 0)
+
+
+@functools.lru_cache(maxsize=64)
+def _nav_counts(roles: tuple[str, ...] | None) -> Select:
+    """nav_counts' statement for people with these roles (None: who decides nothing), built once (every page
+    runs it): :user_id, :clinic_id and :not_done_by bound."""
+    unread = select(func.count()).where(Notification.user_id == bindparam("user_id"), Notification.read_at.is_(None))
+    decidable = _up_to_badge(decidable_steps_bound(roles)) if roles is not None else literal(0)
+    return select(decidable, _up_to_badge(unread))
 
 
 def decidable_count(session: Session, actor: Actor) -> int:

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, literal, literal_column, or_, select
+from sqlalchemy import Select, bindparam, func, literal, select
 from sqlalchemy.orm import Session, aliased
 
 from engine import days
@@ -20,6 +20,7 @@ from engine.models import AuditEvent, CancellationRequest, Invoice, ProcessInsta
 from engine.models.processes import approvals_words
 from engine.vocabulary import InvoiceStatus, RequestStatus, Screen, UserTaskState
 
+from .deciding import decidable_steps, done_by_pattern, not_done_by, open_step
 from .search import invoice_matches, number_condition, number_filter
 
 # Financial Approval's Approval Status filter; Approved also lists requests whose invoice was then cancelled.
@@ -232,7 +233,7 @@ def approval_queue(
     if date_from and date_to and date_from > date_to:
         raise Invalid({"to": "To must be on or after From."})
     statuses = (RequestStatus.APPROVED, RequestStatus.COMPLETED) if status == RequestStatus.APPROVED else (status,)
-    params = {"clinic_id": actor.clinic_id, "statuses": list(statuses), "not_done_by": f"%,{actor.user_id},%"}
+    params = {"clinic_id": actor.clinic_id, "statuses": list(statuses), "not_done_by": done_by_pattern(actor)}
     if date_from:
         params["date_from"] = day_bounds_utc(date_from, actor.timezone)[0]
     if date_to:
@@ -252,33 +253,6 @@ def approval_queue(
             if request.id not in items or task_id is not None:
                 items[request.id] = ApprovalRow(request, task_id, lane, version)
     return Page(list(items.values()), result.total, result.page, result.per_page)
-
-
-def for_my_roles(actor: Actor, step) -> ColumnElement[bool]:
-    """`step` (user_tasks or an alias) is for one of the actor's roles."""
-    return _for_roles(tuple(sorted(actor.roles)), step)
-
-
-def _for_roles(roles: tuple[str, ...], step) -> ColumnElement[bool]:
-    """`step` is for one of `roles`. The expression is written as PostgreSQL's statistics on it are (migration
-    0021), so its planner can tell how many steps match."""
-    listed = literal_column("','") + step.roles + literal_column("','")
-    return or_(*(listed.like(f"%,{role},%") for role in roles))
-
-
-def _my_open_step(actor: Actor, step) -> list:
-    """`step` (a user_tasks alias) is a ready Financial Approval step of one of the actor's roles."""
-    return _open_step(tuple(sorted(actor.roles)), step)
-
-
-def _open_step(roles: tuple[str, ...], step) -> list:
-    return [step.state == UserTaskState.READY, step.screen == Screen.FINANCIAL_APPROVAL, _for_roles(roles, step)]
-
-
-def _not_done_by(actor: Actor, step) -> ColumnElement[bool]:
-    """The actor has done no step of the step's instance (nobody decides their own request, nobody decides
-    twice): the step row carries who did (user_tasks.done_by), so the covering index answers alone."""
-    return ~step.done_by.like(f"%,{actor.user_id},%")
 
 
 # The user_tasks aliases of the queue's conditions, made once: an alias built per call costs more than the query
@@ -329,26 +303,17 @@ def _queue_statements(
         waiting, joined = _WAITING_STEP, _JOINED_STEP
         counted = query.join(joined, joined.instance_id == CancellationRequest.instance_id).where(
             joined.clinic_id == bindparam("clinic_id"),
-            *_open_step(roles, joined),
-            ~joined.done_by.like(bindparam("not_done_by")),
+            *open_step(roles, joined),
+            not_done_by(bindparam("not_done_by"), joined),
         )
         waits = select(waiting.instance_id).where(
             waiting.instance_id == CancellationRequest.instance_id,
-            *_open_step(roles, waiting),
-            ~waiting.done_by.like(bindparam("not_done_by")),
+            *open_step(roles, waiting),
+            not_done_by(bindparam("not_done_by"), waiting),
         )
         query = query.where(waits.exists())
     order = (CancellationRequest.requested_at, CancellationRequest.id)
     return query.with_only_columns(CancellationRequest.id).order_by(*order), counted
-
-
-def decidable_steps(actor: Actor) -> Select:
-    """The ready Financial Approval steps the actor may decide now, from the covering index of the clinic's
-    waiting steps alone (roles and who did earlier steps are in it). Counted as Camunda Tasklist counts tasks:
-    with the shipped diagrams a request waits on one such step at a time."""
-    return select(func.count()).where(
-        UserTask.clinic_id == actor.clinic_id, *_my_open_step(actor, UserTask), _not_done_by(actor, UserTask)
-    )
 
 
 def awaiting_approval(session: Session, invoice_ids: list[int]) -> dict[int, str]:
