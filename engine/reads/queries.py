@@ -20,7 +20,7 @@ from engine.models import AuditEvent, CancellationRequest, Invoice, ProcessInsta
 from engine.models.processes import approvals_words
 from engine.vocabulary import InvoiceStatus, RequestStatus, Screen, UserTaskState
 
-from .deciding import decidable_steps, done_by_pattern, not_done_by, open_step
+from .deciding import decidable_steps_bound, done_by_pattern, not_done_by, open_step
 from .search import invoice_matches, number_condition, number_filter
 
 # Financial Approval's Approval Status filter; Approved also lists requests whose invoice was then cancelled.
@@ -245,7 +245,7 @@ def approval_queue(
     page_ids, counted = _queue_statements(status, bool(date_from), bool(date_to), number_kind, roles)
     total = None
     if status == RequestStatus.REQUESTED and not (date_from or date_to or number_kind):
-        total = decidable_steps(actor)  # without filters, counted from the index of the clinic's ready steps
+        total = decidable_steps_bound(roles)  # without filters, counted from the index of the clinic's ready steps
     result = paginate(session, page_ids, page, per_page, counted, total, params)
     items: dict[int, ApprovalRow] = {}
     if result.items:
